@@ -1,0 +1,1 @@
+"""coit_hf.scaling"""
