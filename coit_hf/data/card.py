@@ -1,0 +1,79 @@
+"""Dataset card of a corpus folder: ``configs:`` YAML (so ``load_dataset(folder, config)`` works) plus the text
+rendered from ``model_cards/dataset_card.md`` (packaged as ``coit_hf.model_cards``)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from coit_hf.languages import get_language
+from coit_hf.templates import TRANSLATION_INSTRUCTIONS
+
+CARD_TEMPLATE = "dataset_card.md"
+PAPER_CITATION = """@article{zhu2023extrapolating,
+  title   = {Extrapolating Large Language Models to Non-English by Aligning Languages},
+  author  = {Zhu, Wenhao and Lv, Yunzhe and Dong, Qingxiu and Yuan, Fei and Xu, Jingjing and Huang, Shujian and
+             Kong, Lingpeng and Chen, Jiajun and Li, Lei},
+  journal = {arXiv preprint arXiv:2308.04948},
+  year    = {2023}
+}"""
+
+
+def configs_metadata() -> list[dict[str, Any]]:
+    """The ``configs:`` entries of contract 1 (``translation`` is the default config)."""
+    configs = []
+    for name in ("translation", "general", "all"):
+        entry: dict[str, Any] = {
+            "config_name": name,
+            "data_files": [{"split": split, "path": f"{name}/{split}-*.parquet"} for split in ("train", "validation")],
+        }
+        if name == "translation":
+            entry["default"] = True
+        configs.append(entry)
+    return configs
+
+
+def _languages(report: dict[str, Any]) -> list[str]:
+    codes: list[str] = []
+    for source in report["sources"]:
+        for code in source["languages"]:
+            if code and code not in codes:
+                codes.append(code)
+    return codes
+
+
+def render_dataset_card(config: Any, report: dict[str, Any]) -> DatasetCard:
+    """Render the card for a build ``report`` (see :func:`coit_hf.data.build.build_corpus`)."""
+    codes = _languages(report)
+    licenses = sorted({s["license"] for s in report["sources"]})
+    total = report["totals"]["train"] + report["totals"]["validation"]
+    size = ("n<1K" if total < 1_000 else "1K<n<10K" if total < 10_000 else "10K<n<100K" if total < 100_000
+            else "100K<n<1M" if total < 1_000_000 else "1M<n<10M")
+    card_data = DatasetCardData(
+        language=codes, license=licenses[0] if len(licenses) == 1 and licenses[0] != "unknown" else "other",
+        pretty_name=report["name"], task_categories=["text-generation", "translation"], size_categories=[size],
+        tags=["coit", "cross-lingual-instruction-tuning", "alpaca"], configs=configs_metadata(),
+    )
+    template = resources.files("coit_hf.model_cards").joinpath(CARD_TEMPLATE)
+    language_rows = []
+    for code in codes:
+        language = get_language(code)
+        language_rows.append({"code": code, "name": language.name, "native_name": language.native_name,
+                              "iso639_3": language.iso639_3, "scripts": ", ".join(language.scripts)})
+    used = {subset: min(entry["train"], len(TRANSLATION_INSTRUCTIONS)) for subset, entry in report["subsets"].items()
+            if subset.startswith("translation_")}
+    return DatasetCard.from_template(
+        card_data, template_path=str(template), report=report, languages=language_rows,
+        instructions=list(TRANSLATION_INSTRUCTIONS), instructions_used=used, citation=PAPER_CITATION,
+        filter_names=report["filters"],
+    )
+
+
+def write_dataset_card(folder: str | Path, config: Any, report: dict[str, Any]) -> Path:
+    """Write ``README.md`` (the rendered card) into the corpus folder and return its path."""
+    path = Path(folder) / "README.md"
+    path.write_text(str(render_dataset_card(config, report)) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,61 @@
+"""Publish a corpus folder to the Hugging Face Hub as a dataset repo (configs ``translation``, ``general``, ``all``).
+
+The token comes only from the environment (``HF_TOKEN``) or the user's ``huggingface-cli login``; nothing here
+writes one. Parquet shards go through the Hub's regular preupload decision (LFS for data files).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from coit_hf.errors import CoitError, InputError
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_FILES = ("README.md",)
+
+
+def check_corpus_folder(folder: str | os.PathLike[str]) -> Path:
+    """Check that ``folder`` is a built corpus (README with ``configs:`` and Parquet for every config/split)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("corpus folder not found", path=folder)
+    readme = folder / "README.md"
+    if not readme.is_file() or "configs:" not in readme.read_text(encoding="utf-8"):
+        raise InputError("not a corpus folder: README.md with `configs:` is missing (run `coit-hf data build`)",
+                         path=folder)
+    for config in ("translation", "general", "all"):
+        for split in ("train", "validation"):
+            if not list((folder / config).glob(f"{split}-*.parquet")):
+                raise InputError(f"no Parquet files for {config}/{split}", path=folder / config)
+    return folder
+
+
+def push_corpus(folder: str | os.PathLike[str], repo_id: str, *, private: bool = False, revision: str | None = None,
+                commit_message: str | None = None, token: str | None = None) -> str:
+    """Upload a corpus folder to the dataset repo ``repo_id`` (created if missing); returns the commit URL.
+
+    ``revision`` names a branch (created from main if it does not exist). ``token`` defaults to the environment /
+    login; pass one only from your own secret store.
+    """
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    folder = check_corpus_folder(folder)
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        if revision is not None:
+            api.create_branch(repo_id, repo_type="dataset", branch=revision, exist_ok=True)
+        commit = api.upload_folder(
+            repo_id=repo_id, repo_type="dataset", folder_path=str(folder), revision=revision,
+            commit_message=commit_message or f"Upload CoIT corpus {folder.name}",
+            allow_patterns=["README.md", "build_report.json", "*/*.parquet"],
+        )
+    except HfHubHTTPError as exc:
+        raise CoitError(f"pushing {folder} to {repo_id} failed: {exc}") from exc
+    url = getattr(commit, "commit_url", None) or str(commit)
+    logger.info("pushed %s to %s (%s)", folder, repo_id, url)
+    return url
