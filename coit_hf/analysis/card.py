@@ -1,0 +1,42 @@
+"""Model-card hook for the alignment analysis: a markdown section plus the heatmap to attach.
+
+Returns plain values (markdown, ``[(title, image path)]``) for ``coit_hf.hub.cards.CardAttachment`` or a recipe's
+``card_attachments: ["TITLE=PATH"]``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from coit_hf.errors import InputError
+
+
+def card_section(alignment_dir_or_json: str | os.PathLike) -> tuple[str, list[tuple[str, str]]]:
+    """Markdown summary of an ``alignment.json`` (or its folder) and the ``alignment.png`` beside it."""
+    path = Path(alignment_dir_or_json)
+    if path.is_dir():
+        path = path / "alignment.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read alignment result: {exc}", path=path) from None
+    try:
+        summary = data["summary"]
+        best = int(summary["best_layer_by_gap"])
+        gap = summary["mean_gap"][best]
+        retrieval = summary["mean_retrieval"][best]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise InputError("not an alignment result", path=path, field=str(exc)) from None
+    lines = [
+        "## Cross-lingual representation alignment",
+        "",
+        f"Mean-pooled hidden states of {data.get('n_sentences')} parallel sentences in "
+        f"{', '.join(data.get('languages', []))}. The layer where translations are closest relative to random "
+        f"pairs is layer {best} of {len(data.get('layers', [])) - 1} (mean cosine gap {gap:.3f}, top-1 retrieval "
+        f"{retrieval:.2f}; chance {data.get('chance_retrieval', float('nan')):.3f}).",
+    ]
+    plot = path.with_name("alignment.png")
+    attachments = [("Representation alignment by layer", str(plot))] if plot.is_file() else []
+    return "\n".join(lines) + "\n", attachments
