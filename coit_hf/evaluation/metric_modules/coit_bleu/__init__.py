@@ -1,0 +1,1 @@
+"""Folder of the `evaluate` module coit_bleu (see coit_bleu.py)."""

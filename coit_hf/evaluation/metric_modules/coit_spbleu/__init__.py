@@ -1,0 +1,1 @@
+"""Folder of the `evaluate` module coit_spbleu (see coit_spbleu.py)."""

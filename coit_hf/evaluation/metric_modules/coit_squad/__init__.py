@@ -1,0 +1,1 @@
+"""Folder of the `evaluate` module coit_squad (see coit_squad.py)."""

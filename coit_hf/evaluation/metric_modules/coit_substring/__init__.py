@@ -1,0 +1,1 @@
+"""Folder of the `evaluate` module coit_substring (see coit_substring.py)."""

@@ -1,0 +1,61 @@
+"""Reading evaluation results (contract 3): ``coit_results.json`` written by ``coit-hf eval``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from coit_hf.errors import InputError
+
+RESULTS_FILE = "coit_results.json"
+REQUIRED_KEYS = ("model", "prompt_format", "tasks")
+PROMPT_FORMATS = ("paper", "chat")
+"""Values of ``prompt_format``: the paper's Alpaca prompt, or the model's chat template."""
+
+
+def results_path(path_or_dir: str | os.PathLike[str]) -> Path:
+    """The results file itself, or ``<dir>/coit_results.json`` for an output folder."""
+    path = Path(path_or_dir)
+    return path / RESULTS_FILE if path.is_dir() else path
+
+
+def load_results(path_or_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load and check a results file (or the one inside an eval output folder).
+
+    Returns the contract-3 dict: model, prompt_format, max_samples, metadata, versions, tasks
+    (``{"coit_xquad:zh": {"substring": .., "exact_match": .., "f1": .., "fidelity": .., "n": ..}, ...}``, scores 0-100),
+    notes. Missing optional keys are filled with empty values. Raises :class:`InputError` naming the file and key.
+    """
+    path = results_path(path_or_dir)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("results file not found (run `coit-hf eval --output-dir DIR` first)", path=path) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    if not isinstance(data, dict):
+        raise InputError("expected a JSON object", path=path)
+    for key in REQUIRED_KEYS:
+        if key not in data:
+            raise InputError("missing required key", path=path, field=key)
+    if not isinstance(data["tasks"], dict):
+        raise InputError("'tasks' must map task names to score objects", path=path, field="tasks")
+    for task, scores in data["tasks"].items():
+        if not isinstance(scores, dict):
+            raise InputError(f"task {task!r} must map metric names to numbers", path=path, field=f"tasks.{task}")
+        for metric, value in scores.items():
+            if value is not None and not isinstance(value, int | float):
+                raise InputError(f"score {task}/{metric} is not a number", path=path, field=f"tasks.{task}.{metric}")
+    data.setdefault("max_samples", None)
+    data.setdefault("metadata", {})
+    data.setdefault("versions", {})
+    data.setdefault("notes", [])
+    return data
+
+
+def split_task_name(task: str) -> tuple[str, str]:
+    """``coit_xquad:zh`` -> ("xquad", "zh"); ``coit_flores101:en-zh`` -> ("flores101", "en-zh")."""
+    family, _, langs = task.partition(":")
+    return family.removeprefix("coit_"), langs

@@ -1,0 +1,302 @@
+"""Offline-safe evaluation runner: our tasks through lighteval's own Pipeline, results in contract-3 form.
+
+What it changes relative to ``lighteval accelerate`` (lighteval 0.13.0 traps, shared/DESIGN.md §4):
+
+- :class:`CoitRegistry` holds only coit task configs: lighteval's built-in task modules are never imported (one
+  calls ``HfApi().list_models(model_name=...)``, gone in huggingface_hub 2.x; one downloads a pickle at import).
+- :class:`CoitPipeline` builds the model with its sample cache under ``<output_dir>/.lighteval_cache/<name>``:
+  lighteval joins ``cache_dir / model_name``, which for an absolute local path is the model folder itself.
+- Generation is greedy; prompts are paper-exact (Alpaca, no chat template) or the model's chat template.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import os
+import platform
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from coit_hf.errors import ConfigError
+from coit_hf.evaluation import metrics
+from coit_hf.evaluation.results import PROMPT_FORMATS, RESULTS_FILE
+from coit_hf.evaluation.sources import DataSource
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("accelerate", "endpoint")
+CPU_BATCH_SIZE = 8
+
+
+@dataclass
+class EvalSettings:
+    """Everything one ``coit-hf eval`` run needs."""
+
+    model: str
+    tasks: list[str]
+    output_dir: str = "eval_results"
+    max_samples: int | None = None
+    backend: str = "accelerate"
+    prompt_format: str = "paper"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, DataSource] = field(default_factory=dict)
+    batch_size: int | None = None
+    device: str = "cpu"
+    dtype: str | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    save_details: bool = True
+    generation_size: int | None = None  # max new tokens; None = task defaults (QA 64, translation 256)
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.prompt_format not in PROMPT_FORMATS:
+            raise ConfigError(f"prompt format must be one of {', '.join(PROMPT_FORMATS)}, got {self.prompt_format!r}")
+        if not self.tasks:
+            raise ConfigError("no tasks given (e.g. --tasks coit_xquad:zh,coit_flores101:en-zh)")
+        if self.generation_size is not None and self.generation_size < 1:
+            raise ConfigError(f"generation size must be >= 1, got {self.generation_size}")
+        if self.max_samples is not None and self.max_samples < 1:
+            raise ConfigError(f"--max-samples must be >= 1, got {self.max_samples}")
+
+
+def normalize_task_names(tasks: list[str] | str) -> list[str]:
+    """Split a comma list and drop ``|fewshot`` suffixes (coit tasks are zero-shot): ``coit_xquad:zh|0`` -> name."""
+    items = tasks.split(",") if isinstance(tasks, str) else tasks
+    names = []
+    for item in (x.strip() for x in items):
+        if not item:
+            continue
+        name, _, shots = item.partition("|")
+        if shots not in ("", "0"):
+            raise ConfigError(f"task {item!r}: coit tasks are zero-shot (paper protocol); use {name}|0")
+        names.append(name)
+    return list(dict.fromkeys(names))
+
+
+# ------------------------------------------------------------------------------------------------- lighteval glue
+def _lighteval():
+    # Imported lazily: importing lighteval costs seconds and `coit-hf report` does not need it.
+    from lighteval.pipeline import Pipeline
+    from lighteval.tasks.registry import Registry
+
+    return Pipeline, Registry
+
+
+def make_registry_class():
+    """A lighteval ``Registry`` subclass that knows only the configs given to it (no built-in task imports)."""
+    _, Registry = _lighteval()
+
+    class CoitRegistry(Registry):
+        """Registry over explicit task configs; lighteval's task-spec parsing and fewshot handling are reused."""
+
+        def __init__(self, tasks: str, configs: list) -> None:  # noqa: D107 — Registry.__init__ imports built-ins
+            self.tasks_list = self._get_full_task_list_from_input_string(tasks)
+            self._load_multilingual = False
+            self._custom_tasks = None
+            self._task_registry = {config.name: config for config in configs}
+            self.task_to_configs = self._update_task_configs()
+
+    return CoitRegistry
+
+
+def _safe_cache_name(model_name: str) -> str:
+    name = Path(model_name).name if os.path.isabs(model_name) or os.path.exists(model_name) else model_name
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "model"
+
+
+@contextlib.contextmanager
+def sample_cache_outside_model(cache_root: str | os.PathLike[str]) -> Iterator[None]:
+    """While active, lighteval model classes create their SampleCache under ``cache_root`` (never the model dir)."""
+    from lighteval.utils import cache_management
+
+    base = cache_management.SampleCache
+
+    class CoitSampleCache(base):  # type: ignore[misc, valid-type]
+        def __init__(self, model_config):
+            config = copy.copy(model_config)
+            # SampleCache does Path(cache_dir) / model_name; a relative, sanitised name keeps it inside cache_root.
+            object.__setattr__(config, "cache_dir", str(cache_root))
+            object.__setattr__(config, "model_name", _safe_cache_name(model_config.model_name))
+            super().__init__(config)
+            self.model_config = model_config
+
+    import lighteval.models.endpoints.litellm_model as litellm_mod
+    import lighteval.models.transformers.transformers_model as tm
+
+    modules = [tm, litellm_mod]
+    saved = [m.SampleCache for m in modules]
+    try:
+        for m in modules:
+            m.SampleCache = CoitSampleCache
+        yield
+    finally:
+        for m, s in zip(modules, saved, strict=True):
+            m.SampleCache = s
+
+
+def make_pipeline_class():
+    """lighteval ``Pipeline`` subclass: our registry, and the sample cache kept out of the model folder."""
+    Pipeline, _ = _lighteval()
+    from lighteval.tasks.lighteval_task import LightevalTask
+
+    registry_cls = make_registry_class()
+
+    class CoitPipeline(Pipeline):
+        """Pipeline over explicit coit task configs (set ``coit_configs``/``coit_cache_root`` before init)."""
+
+        coit_configs: list = []
+        coit_cache_root: str = ""
+
+        def _init_tasks_and_requests(self, tasks: str):
+            import collections
+
+            self.registry = registry_cls(tasks, self.coit_configs)
+            self.tasks_dict = self.registry.load_tasks()
+            LightevalTask.load_datasets(self.tasks_dict, self.pipeline_parameters.dataset_loading_processes)
+            self.documents_dict = {
+                task.full_name: task.get_docs(self.pipeline_parameters.max_samples) for task in self.tasks_dict.values()
+            }
+            self.sampling_docs = collections.defaultdict(list)
+            for docs in self.documents_dict.values():
+                for doc in docs:
+                    for sampling in doc.sampling_methods:
+                        self.sampling_docs[sampling].append(doc)
+            self.evaluation_tracker.task_config_logger.log(self.tasks_dict)
+
+        def _init_model(self, model_config, model):
+            with sample_cache_outside_model(self.coit_cache_root):
+                return super()._init_model(model_config, model)
+
+    return CoitPipeline
+
+
+def build_model_config(settings: EvalSettings):
+    """lighteval model config for the backend: TransformersModelConfig (greedy) or LiteLLMModelConfig (endpoint)."""
+    from lighteval.models.model_input import GenerationParameters
+
+    use_chat = settings.prompt_format == "chat"
+    if settings.backend == "endpoint":
+        from lighteval.models.endpoints.litellm_model import LiteLLMModelConfig
+
+        if not settings.base_url:
+            raise ConfigError("--backend endpoint needs --base-url (e.g. http://localhost:8000/v1 of `vllm serve`)")
+        prefixed = settings.model.startswith(("openai/", "hosted_vllm/"))
+        model_name = settings.model if prefixed else f"openai/{settings.model}"
+        return LiteLLMModelConfig(
+            model_name=model_name, provider="openai", base_url=settings.base_url,
+            api_key=settings.api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY",
+            generation_parameters=GenerationParameters(temperature=0.0),
+        )
+    from lighteval.models.transformers.transformers_model import TransformersModelConfig
+
+    # lighteval's automatic batch size probes with a full max_length forward at batch 512: ~20 s of a 28 s tiny
+    # CPU run here, and meaningless on CPU; use a fixed default there.
+    batch_size = settings.batch_size or (CPU_BATCH_SIZE if str(settings.device).startswith("cpu") else None)
+    return TransformersModelConfig(
+        model_name=settings.model,
+        batch_size=batch_size,
+        device=settings.device,
+        dtype=settings.dtype,
+        override_chat_template=use_chat,
+        generation_parameters=GenerationParameters(temperature=0.0),
+    )
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("coit-hf", "lighteval", "transformers", "torch", "datasets", "sacrebleu"):
+        with contextlib.suppress(PackageNotFoundError):
+            out[name] = version(name)
+    return out
+
+
+def collect_results(
+    lighteval_results: dict, settings: EvalSettings, notes: list[str], counts: dict[str, int] | None = None
+) -> dict:
+    """Turn lighteval's final dict into the contract-3 results object (scores 0-100, ``n`` = samples per task)."""
+    per_task = lighteval_results.get("results", {})
+    counts = counts or {}
+    tasks: dict[str, dict[str, float]] = {}
+    for full_name, scores in per_task.items():
+        # lighteval keys tasks "name|0" in its files and "name:0" in the final dict
+        name = re.sub(r"[|:]\d+$", "", full_name)
+        if not name.startswith("coit_") or name.endswith(":_average"):  # lighteval adds per-family averages
+            continue
+        entry = {k: float(v) for k, v in scores.items() if not k.endswith("_stderr") and isinstance(v, int | float)}
+        entry["n"] = counts.get(f"{name}|0")
+        tasks[name] = entry
+    return {
+        "model": settings.model,
+        "prompt_format": settings.prompt_format,
+        "max_samples": settings.max_samples,
+        "metadata": dict(settings.metadata),
+        "versions": _versions(),
+        "tasks": tasks,
+        "notes": notes,
+    }
+
+
+def write_results(results: dict, output_dir: str | os.PathLike[str]) -> Path:
+    """Write ``coit_results.json`` atomically (temp file + rename) and return its path."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / RESULTS_FILE
+    fd, tmp = tempfile.mkstemp(prefix=".coit_results.", suffix=".json", dir=out)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(results, handle, ensure_ascii=False, indent=2)
+        handle.write("\n")
+    os.replace(tmp, target)
+    return target
+
+
+def run_evaluation(settings: EvalSettings, *, model=None) -> dict:
+    """Evaluate ``settings.model`` on coit tasks with lighteval's Pipeline; write and return the results.
+
+    ``model`` may be a ready lighteval ``LightevalModel`` (used by tests and notebooks) instead of a config.
+    """
+    from lighteval.logging.evaluation_tracker import EvaluationTracker
+    from lighteval.pipeline import ParallelismManager, PipelineParameters
+
+    names = normalize_task_names(settings.tasks)
+    notes: list[str] = []
+    with_spbleu = metrics.spbleu_available()
+    if any(n.startswith("coit_flores101") for n in names) and not with_spbleu:
+        notes.append(metrics.SPBLEU_FALLBACK_NOTE.format(path=metrics.spbleu_model_path()))
+    from coit_hf.evaluation.tasks import build_task_config  # imports lighteval
+
+    configs = [build_task_config(n, settings.prompt_format, settings.sources, with_spbleu=with_spbleu,
+                                 generation_size=settings.generation_size) for n in names]
+    if settings.max_samples:
+        notes.append(f"max_samples={settings.max_samples}: partial results (first N after lighteval's seeded shuffle)")
+
+    output_dir = Path(settings.output_dir)
+    pipeline_cls = make_pipeline_class()
+    pipeline_cls.coit_configs = configs
+    pipeline_cls.coit_cache_root = str(output_dir / ".lighteval_cache")
+    tracker = EvaluationTracker(output_dir=str(output_dir), save_details=settings.save_details)
+    launcher = ParallelismManager.ACCELERATE if settings.backend == "accelerate" else ParallelismManager.NONE
+    params = PipelineParameters(launcher_type=launcher, max_samples=settings.max_samples)
+    model_config = None if model is not None else build_model_config(settings)
+    pipeline = pipeline_cls(
+        tasks=",".join(f"{n}|0" for n in names), pipeline_parameters=params, evaluation_tracker=tracker,
+        model_config=model_config, model=model,
+    )
+    pipeline.evaluate()
+    if settings.save_details:
+        pipeline.save_and_push_results()
+    counts = {name: len(docs) for name, docs in pipeline.documents_dict.items()}
+    results = collect_results(pipeline.get_results(), settings, notes, counts)
+    path = write_results(results, output_dir)
+    logger.info("wrote %s", path)
+    return results

@@ -1,0 +1,236 @@
+"""lighteval custom tasks reproducing the paper's evaluation: XQuAD, MLQA and Flores-101 (en<->X).
+
+Use with lighteval's CLI as ``--custom-tasks coit_hf.evaluation.tasks`` and task names such as ``coit_xquad:zh|0``,
+``coit_mlqa:hi|0``, ``coit_flores101:en-zh|0`` (``coit_xquad|0`` expands to every language), or through
+``coit-hf eval`` (which also keeps lighteval's built-in task modules out of the process).
+
+Families are generated from the language registry, so a language added by configuration (``$COIT_HF_LANGUAGES``)
+gets its tasks with no code change. Module-level ``TASKS_TABLE`` reads ``$COIT_HF_PROMPT_FORMAT`` ("paper", default,
+or "chat") and ``$COIT_HF_EVAL_SOURCES`` (data overrides, see :mod:`coit_hf.evaluation.sources`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Iterable
+
+import numpy as np
+from lighteval.metrics.metrics_corpus import CorpusLevelComputation
+from lighteval.metrics.metrics_sample import SampleLevelComputation
+from lighteval.metrics.sample_preparator import GenerativePreparator
+from lighteval.metrics.utils.metric_utils import (
+    CorpusLevelMetric,
+    SampleLevelMetric,
+    SampleLevelMetricGrouping,
+)
+from lighteval.tasks.lighteval_task import LightevalTaskConfig
+from lighteval.tasks.requests import Doc, SamplingMethod
+
+from coit_hf.errors import ConfigError, InputError
+from coit_hf.evaluation import metrics
+from coit_hf.evaluation.results import PROMPT_FORMATS
+from coit_hf.evaluation.sources import DataSource, flores_column, materialize, resolve_sources
+from coit_hf.languages import language_codes
+from coit_hf.templates import qa_instruction_and_input, render_alpaca, translation_instruction, user_content
+
+logger = logging.getLogger(__name__)
+
+PROMPT_FORMAT_ENV = "COIT_HF_PROMPT_FORMAT"
+XQUAD_LANGUAGES = ("en", "ar", "el", "hi", "tr", "vi", "zh")
+MLQA_LANGUAGES = ("en", "ar", "hi", "vi", "zh")
+QA_GENERATION_SIZE = 64
+MT_GENERATION_SIZE = 256
+# The paper's Alpaca prompt ends in "### Response:"; a model that starts a new block has finished its answer.
+STOP_SEQUENCES = ("\n### ",)
+QA_METRIC_NAMES = ("substring", "exact_match", "f1", "fidelity")
+
+
+# ----------------------------------------------------------------------------------------------------------- prompts
+def build_prompt(instruction: str, input: str, prompt_format: str) -> str:
+    """The query lighteval sends: the paper's Alpaca prompt, or the chat user turn (the model's template wraps it)."""
+    if prompt_format == "paper":
+        return render_alpaca(instruction, input)
+    if prompt_format == "chat":
+        return user_content(instruction, input)
+    raise ConfigError(f"prompt format must be one of {', '.join(PROMPT_FORMATS)}, got {prompt_format!r}")
+
+
+def qa_prompt(line: dict, task_name: str | None = None, *, lang: str, prompt_format: str = "paper") -> Doc:
+    """Row of a SQuAD-shaped dataset -> Doc (instruction and labels in ``lang``, gold = first answer stripped)."""
+    instruction, block = qa_instruction_and_input(lang, line["context"], line["question"])
+    gold = line["answers"]["text"][0].strip()
+    return Doc(
+        task_name=task_name or "",
+        query=build_prompt(instruction, block, prompt_format),
+        choices=[gold],
+        gold_index=0,
+        specific={"lang": lang, "id": str(line.get("id", ""))},
+    )
+
+
+def translation_prompt(line: dict, task_name: str | None = None, *, src: str, tgt: str, prompt_format: str = "paper") -> Doc:
+    """Row of a Flores-shaped dataset -> Doc (translation instruction #0 + source sentence; gold = reference)."""
+    instruction = translation_instruction(src, tgt, index=0)
+    return Doc(
+        task_name=task_name or "",
+        query=build_prompt(instruction, line[flores_column(src)].strip(), prompt_format),
+        choices=[line[flores_column(tgt)].strip()],
+        gold_index=0,
+        specific={"src": src, "tgt": tgt, "lang": tgt},
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------- metrics
+def prediction_of(model_response) -> str:
+    """The first generated text of a lighteval ModelResponse, stripped."""
+    texts = model_response.final_text
+    return (texts[0] if texts else "").strip()
+
+
+class QAScorer(SampleLevelComputation):
+    """Per-sample substring / exact_match / f1 / fidelity (0-100) in one language, via coit_hf.evaluation.metrics."""
+
+    def __init__(self, lang: str):
+        self.lang = lang
+
+    def compute(self, doc: Doc, model_response, **kwargs) -> dict[str, float]:
+        return metrics.qa_scores(prediction_of(model_response), doc.get_golds()[0], self.lang)
+
+
+class FidelityScorer(SampleLevelComputation):
+    """Per-sample language fidelity (0 or 100) of the output in ``lang``."""
+
+    def __init__(self, lang: str):
+        self.lang = lang
+
+    def compute(self, doc: Doc, model_response, **kwargs) -> float:
+        return metrics.fidelity(prediction_of(model_response), self.lang)
+
+
+class TranslationCorpusScore(CorpusLevelComputation):
+    """Corpus chrF++ / BLEU (target tokenizer) / spBLEU over lighteval's GenerativeCorpusMetricInput items."""
+
+    def __init__(self, metric: str, lang: str):
+        self.metric = metric
+        self.lang = lang
+
+    def compute_corpus(self, items) -> float:
+        hyps = [(i.preds[0] if isinstance(i.preds, list) else i.preds).strip() for i in items]
+        refs = [i.golds[0] for i in items]
+        if self.metric == "chrf++":
+            return metrics.chrf_pp(hyps, refs)
+        if self.metric == "bleu":
+            return metrics.bleu(hyps, refs, self.lang)
+        if self.metric == "spbleu":
+            return metrics.bleu(hyps, refs, tokenize=metrics.SPBLEU_TOKENIZER)
+        raise ValueError(f"unknown translation metric {self.metric!r}")
+
+
+def qa_metric(lang: str) -> SampleLevelMetricGrouping:
+    """The QA metric group for ``lang`` (mean of per-sample scores)."""
+    return SampleLevelMetricGrouping(
+        metric_name=list(QA_METRIC_NAMES),
+        higher_is_better=dict.fromkeys(QA_METRIC_NAMES, True),
+        category=SamplingMethod.GENERATIVE,
+        sample_level_fn=QAScorer(lang),
+        corpus_level_fn=dict.fromkeys(QA_METRIC_NAMES, np.mean),
+    )
+
+
+def translation_metrics(tgt: str, with_spbleu: bool) -> list:
+    """chrF++, BLEU with ``tgt``'s tokenizer, spBLEU when its model is on disk, and fidelity."""
+    names = ["chrf++", "bleu"] + (["spbleu"] if with_spbleu else [])
+    corpus = [
+        CorpusLevelMetric(
+            metric_name=name, higher_is_better=True, category=SamplingMethod.GENERATIVE,
+            sample_level_fn=GenerativePreparator(), corpus_level_fn=TranslationCorpusScore(name, tgt),
+        )
+        for name in names
+    ]
+    fid = SampleLevelMetric(
+        metric_name="fidelity", higher_is_better=True, category=SamplingMethod.GENERATIVE,
+        sample_level_fn=FidelityScorer(tgt), corpus_level_fn=np.mean,
+    )
+    return [*corpus, fid]
+
+
+# -------------------------------------------------------------------------------------------------------- task table
+def task_names(languages: Iterable[str] | None = None) -> list[str]:
+    """All coit task names for the registry's languages (or ``languages``): XQuAD for the paper's XQuAD languages
+    and every configured one, MLQA for MLQA's, Flores-101 for en<->X."""
+    codes = list(languages) if languages is not None else language_codes()
+    extra = [c for c in codes if c not in XQUAD_LANGUAGES]
+    names = [f"coit_xquad:{c}" for c in [*XQUAD_LANGUAGES, *extra] if c in codes]
+    names += [f"coit_mlqa:{c}" for c in MLQA_LANGUAGES if c in codes]
+    targets = [c for c in codes if c != "en"]
+    names += [f"coit_flores101:{a}-{b}" for x in targets for a, b in (("en", x), (x, "en"))]
+    return names
+
+
+def _config(name: str, prompt_fn, source: DataSource, metric_list: list, generation_size: int) -> LightevalTaskConfig:
+    return LightevalTaskConfig(
+        name=name,
+        prompt_function=prompt_fn,
+        hf_repo=source.path,
+        hf_subset=source.config or "default",
+        hf_revision=source.revision,
+        hf_avail_splits=[source.split],
+        evaluation_splits=[source.split],
+        few_shots_split=None,
+        few_shots_select=None,
+        metrics=metric_list,
+        generation_size=generation_size,
+        stop_sequence=list(STOP_SEQUENCES),
+        version=0,
+    )
+
+
+def build_task_config(
+    name: str, prompt_format: str = "paper", sources: dict[str, DataSource] | None = None,
+    with_spbleu: bool | None = None, generation_size: int | None = None,
+) -> LightevalTaskConfig:
+    """The LightevalTaskConfig of one coit task name (``coit_xquad:zh``; a ``|fewshot`` suffix is ignored).
+
+    ``generation_size`` overrides the maximum new tokens (defaults: 64 for QA, 256 for translation).
+    """
+    build_prompt("", "", prompt_format)  # validates the format
+    name = name.split("|")[0]
+    family, _, lang_part = name.partition(":")
+    family = family.removeprefix("coit_")
+    resolved = resolve_sources(sources)
+    if family in ("xquad", "mlqa") and lang_part:
+        source = materialize(family, resolved[family], (lang_part,))
+        prompt_fn = functools.partial(qa_prompt, lang=lang_part, prompt_format=prompt_format)
+        return _config(name, prompt_fn, source, [qa_metric(lang_part)], generation_size or QA_GENERATION_SIZE)
+    if family == "flores101" and "-" in lang_part:
+        src, tgt = lang_part.split("-", 1)
+        source = materialize(family, resolved[family], (src, tgt))
+        prompt_fn = functools.partial(translation_prompt, src=src, tgt=tgt, prompt_format=prompt_format)
+        spbleu = metrics.spbleu_available() if with_spbleu is None else with_spbleu
+        return _config(name, prompt_fn, source, translation_metrics(tgt, spbleu), generation_size or MT_GENERATION_SIZE)
+    raise ConfigError(f"unknown coit task {name!r}; expected coit_xquad:LANG, coit_mlqa:LANG or coit_flores101:SRC-TGT")
+
+
+def build_tasks_table(
+    names: Iterable[str] | None = None, prompt_format: str | None = None, sources: dict[str, DataSource] | None = None,
+) -> list[LightevalTaskConfig]:
+    """Task configs for ``names`` (default: every coit task of the registry), in ``prompt_format``."""
+    fmt = prompt_format or os.environ.get(PROMPT_FORMAT_ENV, "paper")
+    return [build_task_config(n, fmt, sources) for n in (names if names is not None else task_names())]
+
+
+def _module_tasks_table() -> list[LightevalTaskConfig]:
+    """Every coit task whose data source can be resolved; tasks a local override does not cover are left out."""
+    fmt = os.environ.get(PROMPT_FORMAT_ENV, "paper")
+    table = []
+    for name in task_names():
+        try:
+            table.append(build_task_config(name, fmt))
+        except (InputError, ConfigError) as exc:  # e.g. a local folder holding only some languages
+            logger.info("coit task %s left out of TASKS_TABLE: %s", name, exc)
+    return table
+
+
+TASKS_TABLE: list[LightevalTaskConfig] = _module_tasks_table()
