@@ -24,7 +24,8 @@ from typing import Any
 import yaml
 from trl.scripts.utils import DatasetConfig, DatasetMixtureConfig
 
-from coit_hf.errors import ConfigError, InputError
+from coit_hf.data.validate import check_mapping, read_yaml
+from coit_hf.errors import CoitError, ConfigError, InputError
 
 logger = logging.getLogger(__name__)
 
@@ -98,28 +99,24 @@ class CoitMixtureConfig(DatasetMixtureConfig):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True), encoding="utf-8")
-        tmp.replace(path)
+        try:
+            tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True), encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:  # e.g. a full disk: leave neither a partial file nor the temp behind
+            tmp.unlink(missing_ok=True)
+            raise CoitError(f"cannot write the mixture file {path}: {exc.strerror or exc}") from exc
         return path
 
 
 def load_mixture_file(path: str | os.PathLike[str]) -> CoitMixtureConfig:
     """Read a mixture YAML (contract 2); errors name the file."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("mixture file not found", path=path) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"cannot parse YAML: {exc}", path=path, line=mark.line + 1 if mark else None) from None
+    data = read_yaml(path, "mixture file")
     if not isinstance(data, dict) or not isinstance(data.get("datasets"), list):
         raise InputError("a mixture file is a mapping with a 'datasets:' list", path=path, field="datasets")
-    allowed = {f.name for f in dataclasses.fields(CoitMixtureConfig)}
-    unknown = set(data) - allowed
-    if unknown:
-        raise InputError(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}", path=path,
-                         field=sorted(unknown)[0])
+    check_mapping(CoitMixtureConfig, data, path=path)
+    for index, entry in enumerate(data["datasets"]):
+        check_mapping(CoitDatasetConfig, entry, path=path, prefix=f"datasets[{index}].")
     try:
         return CoitMixtureConfig(**data)
     except ConfigError as exc:
@@ -170,11 +167,11 @@ def parse_shorthand(text: str, corpus: str | os.PathLike[str] | Mapping[str, str
 
 
 def _load_one(config: CoitDatasetConfig, streaming: bool):
-    import datasets
+    from coit_hf.data.loading import load_corpus
 
     try:
-        dataset = datasets.load_dataset(config.path, config.name, data_dir=config.data_dir,
-                                        data_files=config.data_files, split=config.split, streaming=streaming)
+        dataset = load_corpus(config.path, config.name, data_dir=config.data_dir,
+                              data_files=config.data_files, split=config.split, streaming=streaming)
     except Exception as exc:  # noqa: BLE001 - any loading failure names the dataset for the user
         raise InputError(f"cannot load {config.name or 'default'}/{config.split}: {type(exc).__name__}: {exc}",
                          path=config.path) from exc

@@ -15,6 +15,7 @@ from typing import Any
 
 from coit_hf.data.decontam import Decontaminator
 from coit_hf.data.records import InstructionRecord, ParallelPair
+from coit_hf.data.validate import check_instance
 from coit_hf.languages import get_language
 from coit_hf.scripts import script_share
 
@@ -33,6 +34,8 @@ class QualityConfig:
 
     Attributes:
         min_chars / max_chars: bounds on each side of a pair (and on an instruction row's output).
+        min_source_words: a translation pair's source side needs at least this many words (0 = off); keeps
+            sentence-like pairs, e.g. drops UI labels ("Open", "File") from gettext catalogs.
         max_length_ratio: largest allowed ratio of the longer to the shorter side, in UTF-8 bytes.
         ratio_min_bytes: the ratio is only checked when the longer side has at least this many bytes.
         min_script_share: share of a translation target's letters that must be in its language's script(s).
@@ -41,6 +44,7 @@ class QualityConfig:
     """
 
     min_chars: int = 1
+    min_source_words: int = 0
     max_chars: int = 2000
     max_length_ratio: float = 3.0
     ratio_min_bytes: int = 20
@@ -49,6 +53,9 @@ class QualityConfig:
     drop_copies: bool = True
     dedup: bool = True
     near_dedup: bool = True
+
+    def __post_init__(self) -> None:
+        check_instance(self, prefix="quality.")
 
 
 def near_key(text: str) -> str:
@@ -103,6 +110,8 @@ class QualityFilter:
         reason = self._lengths((pair.src, pair.tgt))
         if reason:
             return reason
+        if config.min_source_words and len(pair.src.split()) < config.min_source_words:
+            return "too_short"
         src_bytes, tgt_bytes = len(pair.src.encode("utf-8")), len(pair.tgt.encode("utf-8"))
         longer, shorter = max(src_bytes, tgt_bytes), max(1, min(src_bytes, tgt_bytes))
         if longer >= config.ratio_min_bytes and longer / shorter > config.max_length_ratio:
