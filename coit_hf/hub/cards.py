@@ -1,0 +1,210 @@
+"""Model cards for CoIT models, rendered from ``model_cards/model_card.md`` with ``ModelCard.from_template``."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import ModelCard, ModelCardData
+
+from coit_hf.errors import InputError
+from coit_hf.languages import get_language
+
+logger = logging.getLogger(__name__)
+
+CARD_TEMPLATE = "model_card.md"
+FRAMEWORKS = ("coit-hf", "transformers", "trl", "peft", "datasets", "accelerate", "torch", "huggingface_hub")
+HYPERPARAMETERS = (
+    "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
+    "lr_scheduler_type", "warmup_steps", "weight_decay", "max_length", "packing", "packing_strategy",
+    "assistant_only_loss", "completion_only_loss", "bf16", "fp16", "activation_checkpointing", "seed",
+)
+
+
+@dataclass
+class CardAttachment:
+    """An image shown on the card (e.g. a scaling-law fit or an alignment plot)."""
+
+    title: str
+    path: str
+
+
+@dataclass
+class CardInfo:
+    """Everything the card shows; built by the training script, extendable by other stages (attachments)."""
+
+    model_name: str
+    base_model: str
+    languages: list[str] = field(default_factory=list)
+    datasets: list[dict[str, Any]] = field(default_factory=list)  # {path, name, subset, rows}
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    is_adapter: bool = False
+    prompt_format: str = "tokenizer chat template"
+    eval_results: dict[str, Any] | None = None
+    attachments: list[CardAttachment] = field(default_factory=list)
+    base_model_note: str | None = None
+    license: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+def framework_versions() -> dict[str, str]:
+    """Installed versions of the libraries a training run depends on."""
+    versions = {}
+    for name in FRAMEWORKS:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def hyperparameters_from_args(training_args: Any, world_size: int = 1) -> dict[str, Any]:
+    """The card's hyperparameter table from an ``SFTConfig`` (plus the global batch size)."""
+    table = {k: getattr(training_args, k) for k in HYPERPARAMETERS if hasattr(training_args, k)}
+    table = {k: (v.value if hasattr(v, "value") else v) for k, v in table.items()}
+    if hasattr(training_args, "per_device_train_batch_size"):
+        table["global_batch_size"] = (
+            training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps * world_size
+        )
+    return table
+
+
+def load_eval_results(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read contract-3 ``coit_results.json`` (a file or its folder), via the eval room's loader when present."""
+    if importlib.util.find_spec("coit_hf.evaluation.results") is not None:
+        from coit_hf.evaluation.results import load_results  # noqa: PLC0415 - optional later stage
+
+        loaded = load_results(path)
+        return loaded if isinstance(loaded, dict) else dict(getattr(loaded, "__dict__", {}))
+    p = Path(path)
+    if p.is_dir():
+        p = p / "coit_results.json"
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read evaluation results: {exc}", path=p) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict):
+        raise InputError("not a coit_results.json (needs a `tasks` mapping)", path=p, field="tasks")
+    return data
+
+
+def _eval_table(results: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    metrics: list[str] = []
+    for scores in results["tasks"].values():
+        for key in scores:
+            if key != "n" and key not in metrics:
+                metrics.append(key)
+    metrics.append("n")
+    rows = []
+    for task, scores in sorted(results["tasks"].items()):
+        values = []
+        for key in metrics:
+            value = scores.get(key)
+            values.append("" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value))
+        rows.append({"task": task, "cells": values})
+    return metrics, rows
+
+
+def _language_names(codes: list[str]) -> str:
+    names = []
+    for code in codes:
+        try:
+            names.append(f"{get_language(code).name} ({code})")
+        except Exception:  # noqa: BLE001 - an unregistered code is still shown as given
+            names.append(code)
+    return ", ".join(names) if names else "the training data's languages"
+
+
+def render_model_card(info: CardInfo, template_path: str | os.PathLike[str] | None = None) -> ModelCard:
+    """Render the card (YAML metadata + body) from the template; ``base_model`` is never empty."""
+    if not info.base_model or info.base_model == "None":
+        raise InputError("the model card needs a base model id", field="base_model")
+    template = Path(template_path) if template_path else resources.files("coit_hf.model_cards") / CARD_TEMPLATE
+    dataset_ids = list(dict.fromkeys(str(d["path"]) for d in info.datasets if d.get("path")))
+    card_data = ModelCardData(
+        base_model=info.base_model,
+        language=info.languages or None,
+        datasets=[d for d in dataset_ids if not os.path.isabs(d)] or None,
+        library_name="peft" if info.is_adapter else "transformers",
+        license=info.license,
+        pipeline_tag="text-generation",
+        tags=list(dict.fromkeys(["coit", "cross-lingual", "trl", "sft", *info.tags])),
+        model_name=info.model_name,
+    )
+    is_hub_id = "/" in info.base_model and not os.path.isabs(info.base_model)
+    metrics, eval_rows = ([], [])
+    results = info.eval_results or {}
+    if results:
+        metrics, eval_rows = _eval_table(results)
+    rows = [d.get("rows") for d in info.datasets]
+    total = sum(rows) if rows and all(isinstance(r, int) for r in rows) else None
+    return ModelCard.from_template(
+        card_data,
+        template_path=str(template),
+        model_title=info.model_name,
+        base_model_id=info.base_model,
+        base_model_url=f"https://huggingface.co/{info.base_model}" if is_hub_id else "#",
+        base_model_note=info.base_model_note,
+        languages=info.languages,
+        language_names=_language_names(info.languages),
+        kind="LoRA adapter" if info.is_adapter else "full fine-tuning",
+        is_adapter=info.is_adapter,
+        prompt_format=info.prompt_format,
+        datasets_table=info.datasets,
+        total_rows=total,
+        hyperparameters=info.hyperparameters,
+        eval_table=eval_rows,
+        eval_metrics=metrics,
+        eval_model=results.get("model"),
+        eval_prompt_format=results.get("prompt_format"),
+        eval_max_samples=results.get("max_samples"),
+        eval_notes=results.get("notes") or [],
+        attachments=info.attachments,
+        framework_versions=framework_versions(),
+    )
+
+
+def write_model_card(info: CardInfo, folder: str | os.PathLike[str]) -> Path:
+    """Write ``README.md`` into ``folder`` (copying attachments to ``folder/images``); returns the card path.
+
+    Attachment paths in ``info`` are rewritten to the copied, folder-relative paths.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    attached = []
+    for item in info.attachments:
+        src = Path(item.path)
+        if not src.is_file():
+            raise InputError("card attachment not found", path=src)
+        dest = folder / "images" / src.name
+        dest.parent.mkdir(exist_ok=True)
+        if src.resolve() != dest.resolve():
+            shutil.copyfile(src, dest)
+        attached.append(CardAttachment(item.title, f"images/{src.name}"))
+    info = CardInfo(**{**info.__dict__, "attachments": attached})
+    card = render_model_card(info)
+    path = folder / "README.md"
+    tmp = folder / ".README.md.tmp"
+    tmp.write_text(str(card), encoding="utf-8")
+    os.replace(tmp, path)
+    logger.info("wrote model card %s", path)
+    return path
+
+
+def parse_attachments(specs: list[str] | None) -> list[CardAttachment]:
+    """``TITLE=PATH`` strings (recipe ``card_attachments``) to attachments."""
+    out = []
+    for spec in specs or []:
+        title, sep, path = spec.partition("=")
+        if not sep or not title.strip() or not path.strip():
+            raise InputError(f"card attachment {spec!r} is not TITLE=PATH", field="card_attachments")
+        out.append(CardAttachment(title.strip(), path.strip()))
+    return out

@@ -1,0 +1,32 @@
+"""`coit-hf model ...`: model utilities of the training stage (GGUF import)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``model import-gguf`` to the top-level parser."""
+    model = subparsers.add_parser("model", help="Model utilities: import a GGUF file as a trainable model.")
+    model_sub = model.add_subparsers(dest="model_command", metavar="MODEL_COMMAND")
+    imp = model_sub.add_parser(
+        "import-gguf",
+        help="De-quantise a GGUF model to a safetensors folder (model, tokenizer, chat template) for training.",
+    )
+    imp.add_argument("file", help="The .gguf file.")
+    imp.add_argument("--out", required=True, help="Output folder (usable as model_name_or_path).")
+    imp.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"],
+                     help="Weight dtype of the saved model (default: bfloat16).")
+    imp.add_argument("--base-model-id", default=None,
+                     help="Hub id of the original model, recorded for model cards (default: from GGUF metadata).")
+    imp.add_argument("--overwrite", action="store_true", help="Replace a non-empty output folder.")
+    imp.set_defaults(func=_import_gguf)
+
+
+def _import_gguf(args: argparse.Namespace) -> int:
+    from coit_hf.training.gguf_import import import_gguf  # noqa: PLC0415 - keep `coit-hf --help` fast
+
+    out = import_gguf(args.file, args.out, dtype=args.dtype, base_model_id=args.base_model_id,
+                      overwrite=args.overwrite)
+    print(out)
+    return 0

@@ -1,0 +1,193 @@
+"""Model and tokenizer for SFT: chat template, pad token (mean-initialised row), EOS consistency."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+
+import torch
+from tokenizers import AddedToken
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from trl import ModelConfig, get_quantization_config
+
+from coit_hf.errors import ConfigError
+from coit_hf.training.config import CoitSFTConfig
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PAD_TOKEN = "<pad>"
+_SPECIAL_LITERAL = re.compile(r"<\|[A-Za-z0-9_]+\|>")
+
+
+def load_tokenizer(model_args: ModelConfig, training_args: CoitSFTConfig) -> PreTrainedTokenizerBase:
+    """The base model's tokenizer (right padding, as causal-LM training expects)."""
+    tokenizer = AutoTokenizer.from_pretrained(
+        model_args.model_name_or_path,
+        revision=model_args.model_revision,
+        trust_remote_code=training_args.trust_remote_code,
+    )
+    tokenizer.padding_side = "right"
+    return tokenizer
+
+
+def load_model(model_args: ModelConfig, training_args: CoitSFTConfig) -> PreTrainedModel:
+    """The base causal LM with the recipe's dtype, attention implementation and (QLoRA) quantization."""
+    if not model_args.model_name_or_path:
+        raise ConfigError("a recipe needs `model_name_or_path`")
+    dtype = model_args.dtype if model_args.dtype in ("auto", None) else getattr(torch, model_args.dtype)
+    kwargs = dict(
+        revision=model_args.model_revision,
+        trust_remote_code=training_args.trust_remote_code,
+        attn_implementation=model_args.attn_implementation,
+        dtype=dtype,
+    )
+    quantization_config = get_quantization_config(model_args)
+    if quantization_config is not None:
+        from accelerate import PartialState  # noqa: PLC0415
+
+        # k-bit weights are placed at load time, one whole model per process
+        kwargs.update(quantization_config=quantization_config, device_map={"": PartialState().local_process_index})
+    kwargs.update(training_args.model_init_kwargs or {})
+    model = AutoModelForCausalLM.from_pretrained(model_args.model_name_or_path, **kwargs)
+    if getattr(model, "hf_quantizer", None) is not None and quantization_config is None:
+        raise ConfigError(
+            f"{model_args.model_name_or_path} loads as a quantized model ({type(model.hf_quantizer).__name__}); "
+            "import it first with `coit-hf model import-gguf FILE --out DIR` and train from DIR"
+        )
+    return model
+
+
+def add_tokens_mean_initialised(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                                tokens: list[str], *, as_pad: bool = False) -> int:
+    """Add special tokens and give every new embedding row (input and output) the mean of the old rows.
+
+    This is the Alpaca/paper recipe (``smart_tokenizer_and_embedding_resize``). Returns the number of new tokens.
+    """
+    old = model.get_input_embeddings().weight.shape[0]
+    if as_pad:
+        added = tokenizer.add_special_tokens({"pad_token": tokens[0]})
+    else:
+        added = tokenizer.add_tokens([AddedToken(t, special=True, normalized=False) for t in tokens],
+                                     special_tokens=True)
+    if len(tokenizer) <= old:
+        return added  # the tokens already had rows (embedding larger than the vocabulary)
+    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    with torch.no_grad():
+        for emb in (model.get_input_embeddings(), model.get_output_embeddings()):
+            if emb is None:
+                continue
+            weight = emb.weight
+            weight[old:] = weight[:old].mean(dim=0, keepdim=True)
+    return added
+
+
+def apply_chat_template(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, template: str) -> list[str]:
+    """Install a chat template (Jinja text) on the tokenizer; add the ``<|...|>`` tokens it uses when missing.
+
+    With a ChatML-style template the end-of-turn token becomes EOS (generation must stop there). Returns the tokens
+    that were added.
+    """
+    tokenizer.chat_template = template
+    vocab = tokenizer.get_vocab()
+    literals = list(dict.fromkeys(_SPECIAL_LITERAL.findall(template)))
+    missing = [tok for tok in literals if tok not in vocab]
+    if missing:
+        add_tokens_mean_initialised(model, tokenizer, missing)
+        logger.info("added chat-template tokens %s (mean-initialised embeddings)", missing)
+    if "<|im_end|>" in literals and "eos_token" not in template:
+        tokenizer.eos_token = "<|im_end|>"
+    return missing
+
+
+def read_template_source(path: str) -> str:
+    """Chat template text from a ``.jinja`` file or from a tokenizer (folder or Hub id)."""
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    source = AutoTokenizer.from_pretrained(path)
+    if not source.chat_template:
+        raise ConfigError(f"chat_template_path {path!r} has no chat template")
+    return source.chat_template
+
+
+def ensure_pad_token(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                     pad_token: str = DEFAULT_PAD_TOKEN) -> bool:
+    """Add a pad token (mean-initialised embedding) when the tokenizer has none; True when one was added."""
+    if tokenizer.pad_token is not None:
+        return False
+    add_tokens_mean_initialised(model, tokenizer, [pad_token], as_pad=True)
+    logger.info("added pad token %r (mean-initialised embedding)", pad_token)
+    return True
+
+
+def sync_special_tokens(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+    """Make model config and generation config agree with the tokenizer on EOS, pad and BOS ids."""
+    text_config = model.config.get_text_config()
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise ConfigError("the tokenizer has no EOS token: set `eos_token` in the recipe")
+    text_config.eos_token_id = eos
+    text_config.pad_token_id = tokenizer.pad_token_id
+    if tokenizer.bos_token_id is not None:
+        text_config.bos_token_id = tokenizer.bos_token_id
+    gen = model.generation_config
+    if gen is not None:
+        ids = gen.eos_token_id
+        ids = [] if ids is None else [ids] if isinstance(ids, int) else list(ids)
+        gen.eos_token_id = eos if not ids or ids == [eos] else [eos, *[i for i in ids if i != eos]]
+        gen.pad_token_id = tokenizer.pad_token_id
+        if tokenizer.bos_token_id is not None:
+            gen.bos_token_id = tokenizer.bos_token_id
+
+
+def prepare_model_and_tokenizer(
+    model_args: ModelConfig, training_args: CoitSFTConfig
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, list[int]]:
+    """Load model and tokenizer, install the chat template, add a pad token, make EOS consistent.
+
+    Returns the model, the tokenizer and the ids of tokens the chat template added (they must be trainable
+    under LoRA, see :func:`make_added_tokens_trainable`).
+
+    The template from ``training_args.chat_template_path`` is applied here (not by TRL) so the pre-flight check
+    sees exactly what training sees; ``chat_template_path`` is then cleared so TRL does not apply it again.
+    """
+    tokenizer = load_tokenizer(model_args, training_args)
+    model = load_model(model_args, training_args)
+    if training_args.eos_token is not None:
+        if training_args.eos_token not in tokenizer.get_vocab():
+            raise ConfigError(f"eos_token {training_args.eos_token!r} is not in the tokenizer's vocabulary")
+        tokenizer.eos_token = training_args.eos_token
+    added: list[str] = []
+    if training_args.chat_template_path is not None:
+        added = apply_chat_template(model, tokenizer, read_template_source(training_args.chat_template_path))
+        training_args.chat_template_path = None
+    if not tokenizer.chat_template:
+        raise ConfigError(
+            f"{model_args.model_name_or_path} has no chat template: set `chat_template: alpaca` (the paper's prompt) "
+            "or `chat_template: chatml` in the recipe"
+        )
+    ensure_pad_token(model, tokenizer)
+    sync_special_tokens(model, tokenizer)
+    training_args.eos_token = None  # applied above; TRL would otherwise prepend it to the generation config again
+    return model, tokenizer, tokenizer.convert_tokens_to_ids(added)
+
+
+def make_added_tokens_trainable(peft_config, model: PreTrainedModel, token_ids: list[int]):
+    """With LoRA, new template tokens (e.g. ChatML's end of turn = EOS) would keep their initial embeddings and the
+    model could never learn to emit them: train the input and output embeddings fully (``modules_to_save``).
+
+    PEFT's lighter ``trainable_token_indices`` would train only those rows, but TRL 1.16's fused LM-head loss reads
+    ``lm_head.weight``/``.bias`` directly and fails on PEFT's token wrapper. Returns the updated config.
+    """
+    if peft_config is None or not token_ids:
+        return peft_config
+    names = [model.get_input_embeddings(), model.get_output_embeddings()]
+    modules = [name for name, module in model.named_modules() if any(module is m for m in names if m is not None)]
+    leaf = [m.rsplit(".", 1)[-1] for m in modules]
+    peft_config.modules_to_save = list(dict.fromkeys([*(peft_config.modules_to_save or []), *leaf]))
+    if model.config.get_text_config().tie_word_embeddings and hasattr(peft_config, "ensure_weight_tying"):
+        peft_config.ensure_weight_tying = True  # keep input and output rows one tensor, as in the base model
+    logger.warning("the chat template added tokens %s: training %s fully alongside the LoRA adapters", token_ids,
+                   ", ".join(leaf))
+    return peft_config

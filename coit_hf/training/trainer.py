@@ -1,0 +1,148 @@
+"""Trainer assembly: TRL's ``SFTTrainer`` whose model card is ours, and the helpers the recipe script calls."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from datasets import DatasetDict
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from trl import ModelConfig, SFTTrainer, get_peft_config
+
+from coit_hf.errors import ConfigError
+from coit_hf.hub.cards import (
+    CardInfo,
+    hyperparameters_from_args,
+    load_eval_results,
+    parse_attachments,
+    write_model_card,
+)
+from coit_hf.training.config import CoitScriptArguments, CoitSFTConfig
+from coit_hf.training.gguf_import import read_import_metadata
+from coit_hf.training.modeling import make_added_tokens_trainable
+
+logger = logging.getLogger(__name__)
+
+
+class CoitSFTTrainer(SFTTrainer):
+    """``SFTTrainer`` that writes the CoIT card after TRL's own (which ``push_to_hub`` regenerates)."""
+
+    def __init__(self, *args: Any, card_info: CardInfo | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.card_info = card_info
+
+    def create_model_card(self, model_name: str | None = None, dataset_name: str | None = None,
+                          tags: str | list[str] | None = None) -> None:
+        """TRL's card first (keeps its behaviour for other callers), then ours over README.md."""
+        super().create_model_card(model_name=model_name, dataset_name=dataset_name, tags=tags)
+        if self.card_info is not None and self.is_world_process_zero():
+            write_model_card(self.card_info, self.args.output_dir)
+
+
+def resolve_base_model_id(model_name_or_path: str, override: str | None = None) -> tuple[str, str | None]:
+    """The card's ``base_model`` and a note: the override, a Hub id, the id a local folder was imported from, or
+    the folder's name (never empty, never "None")."""
+    if override:
+        return override, None
+    path = Path(model_name_or_path)
+    if not path.is_dir():
+        return model_name_or_path, None
+    meta = read_import_metadata(path) or {}
+    if meta.get("base_model"):
+        return str(meta["base_model"]), f"de-quantised from {meta.get('gguf_file')}"
+    if meta.get("gguf_file"):
+        return Path(meta["gguf_file"]).stem, "imported from a GGUF file"
+    return path.resolve().name, "local folder"
+
+
+def build_card_info(
+    script_args: CoitScriptArguments,
+    training_args: CoitSFTConfig,
+    model_args: ModelConfig,
+    data_summary: list[dict],
+    *,
+    prompt_format: str,
+) -> CardInfo:
+    """Collect the card's fields from the parsed recipe and the loaded data."""
+    base, note = resolve_base_model_id(model_args.model_name_or_path, script_args.base_model_id)
+    name = (training_args.hub_model_id or "").split("/")[-1] or Path(training_args.output_dir).name
+    hyper = hyperparameters_from_args(training_args, world_size=training_args.world_size)
+    if model_args.use_peft:
+        hyper.update(lora_r=model_args.lora_r, lora_alpha=model_args.lora_alpha, lora_dropout=model_args.lora_dropout,
+                     lora_target_modules=model_args.lora_target_modules)
+        if model_args.load_in_4bit or model_args.load_in_8bit:
+            hyper["quantization"] = "4-bit (QLoRA)" if model_args.load_in_4bit else "8-bit"
+    return CardInfo(
+        model_name=name,
+        base_model=base,
+        base_model_note=note,
+        languages=list(script_args.languages or []),
+        datasets=data_summary,
+        hyperparameters=hyper,
+        is_adapter=bool(model_args.use_peft),
+        prompt_format=prompt_format,
+        eval_results=load_eval_results(script_args.eval_results) if script_args.eval_results else None,
+        attachments=parse_attachments(script_args.card_attachments),
+    )
+
+
+def prompt_format_name(script_args: CoitScriptArguments, chat_template_path: str | None) -> str:
+    """How prompts are rendered, for the card."""
+    if script_args.chat_template:
+        return f"`{script_args.chat_template}` chat template" + (
+            " (the paper's Alpaca prompt)" if script_args.chat_template == "alpaca" else "")
+    if chat_template_path:
+        return f"chat template from `{os.path.basename(chat_template_path)}`"
+    return "the base tokenizer's chat template"
+
+
+def build_trainer(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    dataset: DatasetDict,
+    script_args: CoitScriptArguments,
+    training_args: CoitSFTConfig,
+    model_args: ModelConfig,
+    card_info: CardInfo | None,
+    added_token_ids: list[int] | None = None,
+) -> CoitSFTTrainer:
+    """The ``CoitSFTTrainer`` for a recipe (LoRA/QLoRA from ``model_args``; eval split when evaluation is on).
+
+    ``added_token_ids``: tokens the chat template added, trained alongside the LoRA adapters.
+    """
+    eval_dataset = None
+    if training_args.eval_strategy != "no":
+        eval_dataset = dataset.get(script_args.dataset_test_split)
+        if eval_dataset is None:
+            logger.warning("eval_strategy=%s but no %r split: evaluation skipped", training_args.eval_strategy,
+                           script_args.dataset_test_split)
+            training_args.eval_strategy = "no"
+    return CoitSFTTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=dataset[script_args.dataset_train_split],
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        peft_config=make_added_tokens_trainable(get_peft_config(model_args), model, added_token_ids or []),
+        card_info=card_info,
+    )
+
+
+def last_checkpoint(output_dir: str) -> str | None:
+    """The newest ``checkpoint-N`` folder in ``output_dir`` (for ``resume_from_checkpoint: true``), or None."""
+    from transformers.trainer_utils import get_last_checkpoint  # noqa: PLC0415
+
+    return get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+
+
+def check_world_size(training_args: CoitSFTConfig) -> None:
+    """Fail when a launcher started several ranks but accelerate sees one (each rank would train alone and all
+    would write the same output_dir): on a machine without GPUs, torchrun needs ``use_cpu: true``."""
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched > 1 and training_args.world_size == 1:
+        raise ConfigError(
+            f"launched with WORLD_SIZE={launched} but training sees 1 process "
+            f"({training_args.distributed_state.distributed_type}); on CPU pass `--use_cpu true` (gloo)"
+        )
