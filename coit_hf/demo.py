@@ -46,7 +46,7 @@ class DemoOptions:
     train_pairs: int = 1000
     max_steps: int = 30
     eval_segments: int = 16
-    xquad_questions: int = 12
+    xquad_questions: int = 8
     max_new_tokens: int = 64
     seed: int = 42
     push_to_hub: bool = False
@@ -156,9 +156,24 @@ def write_eval_data(options: DemoOptions, root: Path) -> dict[str, Path]:
     flores.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in segments), encoding="utf-8")
     files = {"flores": flores}
     xquad = RESOURCES / "xquad_slice" / f"xquad.{options.lang}.json"
-    if xquad.is_file():
-        files["xquad"] = xquad
+    if xquad.is_file() and options.xquad_questions > 0:
+        files["xquad"] = root / f"xquad.{options.lang}.json"
+        files["xquad"].write_text(json.dumps(shortest_xquad(xquad, options.xquad_questions), ensure_ascii=False),
+                                  encoding="utf-8")
     return files
+
+
+def shortest_xquad(path: Path, questions: int) -> dict[str, Any]:
+    """The first ``questions`` questions of the shortest-context paragraphs of a SQuAD-format file (CPU budget)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    paragraphs = sorted((p for article in data["data"] for p in article["paragraphs"]), key=lambda p: len(p["context"]))
+    kept, left = [], questions
+    for paragraph in paragraphs:
+        if left <= 0:
+            break
+        kept.append({"context": paragraph["context"], "qas": paragraph["qas"][:left]})
+        left -= len(kept[-1]["qas"])
+    return {"version": data.get("version", "1.1"), "data": [{"title": "slice", "paragraphs": kept}]}
 
 
 def build_demo_corpus(options: DemoOptions, target: Path, eval_files: dict[str, Path]) -> dict[str, Any]:
@@ -278,7 +293,12 @@ def merged_model(adapter_dir: Path, target: Path) -> Path:
 # ------------------------------------------------------------------------------------------------------- stage 6
 def alignment_plot(model_dir: Path, options: DemoOptions, out: Path) -> Path | None:
     """Layer-wise alignment of en/``lang`` UDHR sentences under the tuned model (JSON + PNG)."""
-    from coit_hf.analysis.alignment import compute_alignment, load_model_and_tokenizer, load_parallel_jsonl, write_result
+    from coit_hf.analysis.alignment import (
+        compute_alignment,
+        load_model_and_tokenizer,
+        load_parallel_jsonl,
+        write_result,
+    )
 
     parallel = load_parallel_jsonl(RESOURCES / "udhr_7way.jsonl", ["en", options.lang])
     model, tokenizer = load_model_and_tokenizer(str(model_dir))
@@ -341,7 +361,7 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
 
     t = stages.begin(f"CoIT corpus en->{options.lang}: gettext catalogs + instructions, quality + decontamination")
     eval_files = write_eval_data(options, work / "eval_data")
-    corpus_report = build_demo_corpus(options, corpus_dir, eval_files)
+    build_demo_corpus(options, corpus_dir, eval_files)
     stages.end("corpus", t)
 
     t = stages.begin("Evaluate the base model (lighteval tasks, reference NLL, language fidelity)")
@@ -363,7 +383,7 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
     report_paths = write_report(build_report([out / "eval" / "after"], baseline=out / "eval" / "before"), out / "report")
     plot = alignment_plot(tuned, options, out / "alignment")
     rows = summary_rows(before, after)
-    _write_card(options, model_dir, base_id, after, plot, corpus_report)
+    _write_card(options, model_dir, out / "eval" / "after", plot)
     stages.end("report", t)
 
     t = stages.begin("Publish" + (" to the Hugging Face Hub" if options.push_to_hub else " to the local Hub folder"))
@@ -378,24 +398,12 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
     return json.loads((out / "summary.json").read_text(encoding="utf-8"))
 
 
-def _write_card(options: DemoOptions, model_dir: Path, base_id: str, after: dict[str, Any], plot: Path | None,
-                corpus_report: dict[str, Any]) -> None:
-    from coit_hf.hub.cards import CardAttachment, CardInfo, write_model_card
+def _write_card(options: DemoOptions, model_dir: Path, after_dir: Path, plot: Path | None) -> None:
+    """Add the tuned model's evaluation table and the alignment plot to the card the training script wrote."""
+    from coit_hf.hub.cards import CardAttachment, update_model_card
 
-    existing = model_dir / "coit_card.json"
-    info_data = json.loads(existing.read_text(encoding="utf-8")) if existing.is_file() else {}
-    info = CardInfo(
-        model_name=model_dir.name,
-        base_model=base_id,
-        languages=["en", options.lang],
-        datasets=info_data.get("datasets", []),
-        hyperparameters=info_data.get("hyperparameters", {}),
-        is_adapter=(model_dir / "adapter_config.json").is_file(),
-        prompt_format="alpaca (the paper's prompt)",
-        eval_results=after,
-        attachments=[CardAttachment("Layer-wise alignment (UDHR en-" + options.lang + ")", str(plot))] if plot else [],
-    )
-    write_model_card(info, model_dir)
+    attachments = [CardAttachment(f"Layer-wise alignment (UDHR en-{options.lang})", str(plot))] if plot else []
+    update_model_card(model_dir, eval_results=after_dir, attachments=attachments)
 
 
 def _publish(options: DemoOptions, corpus_dir: Path, model_dir: Path, dataset_repo: str, model_repo: str) -> dict:
@@ -426,6 +434,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--train-pairs", type=int, default=defaults.train_pairs, help="Translation pairs trained on.")
     parser.add_argument("--max-steps", type=int, default=defaults.max_steps, help="Optimizer steps of LoRA tuning.")
     parser.add_argument("--eval-segments", type=int, default=defaults.eval_segments, help="Held-out UDHR segments.")
+    parser.add_argument("--xquad-questions", type=int, default=defaults.xquad_questions,
+                        help="XQuAD questions (shortest contexts of the shipped slice; 0 = skip QA).")
     parser.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens, help="Generation length.")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--push-to-hub", action="store_true", help="Publish to the Hub (token from env / login).")
@@ -437,6 +447,7 @@ def _run(args: argparse.Namespace) -> int:
     options = DemoOptions(
         lang=args.lang, tiny=args.tiny, model=args.model, output_dir=args.output_dir, cache_dir=args.cache_dir,
         org=args.org, train_pairs=args.train_pairs, max_steps=args.max_steps, eval_segments=args.eval_segments,
+        xquad_questions=args.xquad_questions,
         max_new_tokens=args.max_new_tokens, seed=args.seed, push_to_hub=args.push_to_hub, private=not args.public,
     )
     if args.tiny and args.max_steps == DemoOptions.max_steps:

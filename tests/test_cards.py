@@ -90,3 +90,38 @@ def test_bad_inputs_name_the_problem(tmp_path: Path):
     bad.write_text("{}", encoding="utf-8")
     with pytest.raises(InputError, match="coit_results.json"):
         load_eval_results(bad)
+
+
+def test_update_model_card_adds_eval_results_and_images_to_a_written_card(tmp_path):
+    """Later stages (eval, alignment, scaling) re-render the card from the state the training script saved."""
+    import json
+
+    from coit_hf.hub.cards import (
+        CardAttachment,
+        CardInfo,
+        read_card_info,
+        update_model_card,
+        write_model_card,
+    )
+
+    folder = tmp_path / "x-zh"
+    info = CardInfo(model_name="x-zh", base_model="org/base", languages=["en", "zh"],
+                    datasets=[{"path": "org/coit-zh", "name": "all", "subset": "alpaca_zh", "rows": 7}],
+                    hyperparameters={"learning_rate": 2e-5})
+    write_model_card(info, folder)
+    assert read_card_info(folder).datasets[0]["rows"] == 7
+    results = tmp_path / "eval" / "coit_results.json"
+    results.parent.mkdir()
+    results.write_text(json.dumps({"model": "x-zh", "prompt_format": "paper", "max_samples": None, "metadata": {},
+                                   "versions": {}, "notes": [],
+                                   "tasks": {"coit_xquad:zh": {"substring": 41.5, "exact_match": 30.0, "f1": 44.25,
+                                                               "fidelity": 90.0, "n": 10}}}), encoding="utf-8")
+    image = tmp_path / "align.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n")
+    update_model_card(folder, eval_results=results.parent, attachments=[CardAttachment("Alignment", str(image))])
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert "44.25" in card and "coit_xquad:zh" in card
+    assert "images/align.png" in card and (folder / "images" / "align.png").is_file()
+    assert "learning_rate" in card and "alpaca_zh" in card  # what the training script wrote is kept
+    update_model_card(folder, attachments=[CardAttachment("Alignment", str(image))])
+    assert (folder / "README.md").read_text(encoding="utf-8").count("images/align.png") == 1

@@ -21,6 +21,8 @@ from coit_hf.languages import get_language
 logger = logging.getLogger(__name__)
 
 CARD_TEMPLATE = "model_card.md"
+CARD_STATE = "coit_card.json"
+"""What a card was rendered from, kept beside README.md so later stages (eval, scaling, alignment) can add to it."""
 FRAMEWORKS = ("coit-hf", "transformers", "trl", "peft", "datasets", "accelerate", "torch", "huggingface_hub")
 HYPERPARAMETERS = (
     "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
@@ -195,8 +197,48 @@ def write_model_card(info: CardInfo, folder: str | os.PathLike[str]) -> Path:
     tmp = folder / ".README.md.tmp"
     tmp.write_text(str(card), encoding="utf-8")
     os.replace(tmp, path)
+    state = dict(info.__dict__, attachments=[a.__dict__ for a in info.attachments])
+    state_tmp = folder / f".{CARD_STATE}.tmp"
+    state_tmp.write_text(json.dumps(state, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(state_tmp, folder / CARD_STATE)
     logger.info("wrote model card %s", path)
     return path
+
+
+def read_card_info(folder: str | os.PathLike[str]) -> CardInfo:
+    """The :class:`CardInfo` a folder's card was last written from (``coit_card.json``)."""
+    path = Path(folder) / CARD_STATE
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("no coit-hf card state here: was this folder written by recipes/sft_coit.py?",
+                         path=path) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    known = set(CardInfo.__dataclass_fields__)
+    state = {k: v for k, v in state.items() if k in known}
+    state["attachments"] = [CardAttachment(a["title"], str(Path(folder) / a["path"])) for a in state.get("attachments", [])]
+    return CardInfo(**state)
+
+
+def update_model_card(
+    folder: str | os.PathLike[str],
+    *,
+    eval_results: str | os.PathLike[str] | dict[str, Any] | None = None,
+    attachments: list[CardAttachment] | None = None,
+) -> Path:
+    """Re-render a model folder's card with evaluation results and/or extra images; returns the card path.
+
+    ``eval_results`` is a ``coit_results.json`` (or its folder) or an already loaded mapping. Attachments with the
+    title of an existing one replace it.
+    """
+    info = read_card_info(folder)
+    if eval_results is not None:
+        info.eval_results = eval_results if isinstance(eval_results, dict) else load_eval_results(eval_results)
+    if attachments:
+        titles = {a.title for a in attachments}
+        info.attachments = [a for a in info.attachments if a.title not in titles] + list(attachments)
+    return write_model_card(info, folder)
 
 
 def parse_attachments(specs: list[str] | None) -> list[CardAttachment]:

@@ -21,6 +21,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="Hub id of the original model, recorded for model cards (default: from GGUF metadata).")
     imp.add_argument("--overwrite", action="store_true", help="Replace a non-empty output folder.")
     imp.set_defaults(func=_import_gguf)
+    card = model_sub.add_parser(
+        "card", help="Re-render a trained model folder's card with evaluation results and images (plots).",
+    )
+    card.add_argument("folder", help="Output folder of recipes/sft_coit.py (holds README.md and coit_card.json).")
+    card.add_argument("--eval-results", help="coit_results.json (or its folder) from `coit-hf eval`.")
+    card.add_argument("--attach", action="append", default=[], metavar="TITLE=PATH",
+                      help="An image to show on the card, e.g. 'Scaling fit=scaling/plots/scaling_zh.png'.")
+    card.set_defaults(func=_card)
 
 
 def _import_gguf(args: argparse.Namespace) -> int:
@@ -29,4 +37,11 @@ def _import_gguf(args: argparse.Namespace) -> int:
     out = import_gguf(args.file, args.out, dtype=args.dtype, base_model_id=args.base_model_id,
                       overwrite=args.overwrite)
     print(out)
+    return 0
+
+
+def _card(args: argparse.Namespace) -> int:
+    from coit_hf.hub.cards import parse_attachments, update_model_card  # noqa: PLC0415 - keep `coit-hf --help` fast
+
+    print(update_model_card(args.folder, eval_results=args.eval_results, attachments=parse_attachments(args.attach)))
     return 0
