@@ -13,7 +13,8 @@ import dataclasses
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +230,11 @@ def parse_language_file(path: Path) -> list[Language]:
         for name in _FIELDS - {"scripts", "qa_labels"}:
             if name in values and not isinstance(values[name], str):
                 raise InputError(f"{where}: {name} must be a string", path=path, field=name)
+        try:  # used at evaluation time: a broken pattern must fail here, naming the file, not mid-evaluation
+            re.compile(values.get("articles", ""))
+        except re.error as exc:
+            raise InputError(f"{where}: articles is not a valid regular expression ({exc})", path=path,
+                             field="articles") from None
         languages.append(Language(**values))
     return languages
 

@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
 from tqdm.auto import tqdm
 
 from coit_hf.data.decontam import DecontamConfig, Decontaminator
@@ -35,8 +34,9 @@ from coit_hf.data.render import (
     render_translation,
 )
 from coit_hf.data.sources import SourceSpec, iter_source
+from coit_hf.data.validate import check_mapping, line_of, read_yaml
 from coit_hf.data.writer import ShardedParquetWriter
-from coit_hf.errors import ConfigError, InputError
+from coit_hf.errors import CoitError, ConfigError, InputError
 from coit_hf.languages import load_language_file
 
 logger = logging.getLogger(__name__)
@@ -96,20 +96,12 @@ class BuildConfig:
     def from_yaml(cls, path: str | os.PathLike[str]) -> BuildConfig:
         """Read a build config; relative file paths in it are taken relative to the config file."""
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise InputError("build config not found", path=path) from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise InputError(f"cannot parse YAML: {exc}", path=path, line=mark.line + 1 if mark else None) from None
+        data = read_yaml(path, "build config") or {}
         if not isinstance(data, dict):
             raise InputError("a build config is a mapping (sources:, name:, ...)", path=path)
-        allowed = {f.name for f in fields(cls)}
-        unknown = set(data) - allowed
-        if unknown:
-            raise InputError(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}", path=path,
-                             field=sorted(unknown)[0])
+        check_mapping(cls, data, path=path)
+        check_mapping(QualityConfig, data.get("quality") or {}, path=path, prefix="quality.")
+        check_mapping(DecontamConfig, data.get("decontamination") or {}, path=path, prefix="decontamination.")
         base = path.parent
 
         def resolve(value: str) -> str:
@@ -136,6 +128,9 @@ class BuildConfig:
             return cls(**data)
         except TypeError as exc:
             raise InputError(f"bad build config: {exc}", path=path) from None
+        except ConfigError as exc:  # a value check of __post_init__: name the file, and the key it concerns
+            key = next((f.name for f in fields(cls) if str(exc).startswith(f.name)), None)
+            raise InputError(str(exc), path=path, line=line_of(path, key) if key else None, field=key) from None
 
 
 class _ValidationSplitter:
@@ -176,7 +171,28 @@ def _fresh_output_dir(output: Path, overwrite: bool) -> Path:
     if output.exists() and not overwrite:
         raise ConfigError(f"output folder {output} exists; pass --overwrite to replace it")
     output.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
+    _remove_stale_temp_dirs(output)
+    return Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-{os.getpid()}-", dir=output.parent))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _remove_stale_temp_dirs(output: Path) -> None:
+    """Remove ``.<name>.tmp-<pid>-*`` / ``.<name>.old-<pid>`` siblings left by a build that was killed."""
+    for sibling in output.parent.glob(f".{output.name}.*-*"):
+        kind, _, rest = sibling.name[len(output.name) + 2:].partition("-")
+        pid = rest.split("-", 1)[0]
+        if kind in ("tmp", "old") and pid.isdigit() and not _pid_alive(int(pid)) and sibling.is_dir():
+            logger.info("removing %s, left by an interrupted build (process %s)", sibling, pid)
+            shutil.rmtree(sibling, ignore_errors=True)
 
 
 def build_corpus(config: BuildConfig, output_dir: str | os.PathLike[str], *, overwrite: bool = False,
@@ -190,9 +206,13 @@ def build_corpus(config: BuildConfig, output_dir: str | os.PathLike[str], *, ove
     if not config.sources:
         raise ConfigError("a build needs at least one source")
     output = Path(output_dir)
-    tmp = _fresh_output_dir(output, overwrite)
+    try:
+        tmp = _fresh_output_dir(output, overwrite)
+    except OSError as exc:
+        raise CoitError(f"cannot create a folder next to {output}: {exc.strerror or exc}") from exc
     try:
         report = _build_into(config, tmp, progress=progress)
+        _check_kept(report)
         from coit_hf.data.card import write_dataset_card
 
         write_dataset_card(tmp, config, report)
@@ -204,10 +224,29 @@ def build_corpus(config: BuildConfig, output_dir: str | os.PathLike[str], *, ove
             shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.rename(output)
+    except OSError as exc:  # full disk, permissions, ...: a clean message, and the temp folder goes
+        shutil.rmtree(tmp, ignore_errors=True)
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise CoitError(f"building the corpus {output} failed: {exc.strerror or exc}{where}; nothing was "
+                        f"written at {output}") from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return report
+
+
+def _check_kept(report: dict[str, Any]) -> None:
+    """Fail when the filters removed every row (an empty corpus is never what the user meant)."""
+    totals = report["totals"]
+    if totals["kept"] > 0:
+        for subset, entry in report["subsets"].items():
+            if entry["kept"] == 0:
+                logger.warning("every row of %s was filtered out (%d read)", subset, entry["read"])
+        return
+    reasons = ", ".join(f"{name} {totals[name]}" for name in FILTERS if totals.get(name))
+    raise InputError(f"every row was filtered out ({totals['read']} read; {reasons or 'no rows in the sources'}); "
+                     "check the sources, languages and quality: thresholds",
+                     path=", ".join(s["name"] for s in report["sources"]))
 
 
 def _build_into(config: BuildConfig, root: Path, *, progress: bool) -> dict[str, Any]:

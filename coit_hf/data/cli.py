@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from coit_hf.errors import ConfigError
+from coit_hf.errors import CoitError, ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -108,8 +108,15 @@ def run_build(args: argparse.Namespace) -> int:
 
     config = _build_config(args)
     report = build_corpus(config, args.output, overwrite=args.overwrite, progress=not args.no_progress)
-    if args.report:
-        Path(args.report).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    if args.report:  # temp file + rename: a full disk never leaves half a report
+        target = Path(args.report)
+        tmp = target.with_name(f".{target.name}.tmp")
+        try:
+            tmp.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            tmp.replace(target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise CoitError(f"cannot write the build report {target}: {exc.strerror or exc}") from exc
     print(format_report_table(report))
     print(f"wrote {args.output} ({report['totals']['train']} train / {report['totals']['validation']} validation rows, "
           f"{report['records_per_s']} records/s)")

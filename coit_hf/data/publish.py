@@ -10,7 +10,7 @@ import logging
 import os
 from pathlib import Path
 
-from coit_hf.errors import CoitError, InputError
+from coit_hf.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -41,21 +41,29 @@ def push_corpus(folder: str | os.PathLike[str], repo_id: str, *, private: bool =
     login; pass one only from your own secret store.
     """
     from huggingface_hub import HfApi
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
 
-    folder = check_corpus_folder(folder)
-    api = HfApi(token=token)
+    from coit_hf.hub.retry import call_with_retries, require_token
+
     try:
-        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-        if revision is not None:
-            api.create_branch(repo_id, repo_type="dataset", branch=revision, exist_ok=True)
-        commit = api.upload_folder(
-            repo_id=repo_id, repo_type="dataset", folder_path=str(folder), revision=revision,
-            commit_message=commit_message or f"Upload CoIT corpus {folder.name}",
-            allow_patterns=["README.md", "build_report.json", "*/*.parquet"],
-        )
-    except HfHubHTTPError as exc:
-        raise CoitError(f"pushing {folder} to {repo_id} failed: {exc}") from exc
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise InputError(f"bad repo id {repo_id!r}: {exc}", field="repo") from None
+    folder = check_corpus_folder(folder)
+    require_token(token, what=f"pushing {folder} to {repo_id}")
+    api = HfApi(token=token)
+    target = f"dataset repo {repo_id}"
+    call_with_retries(api.create_repo, repo_id, repo_type="dataset", private=private, exist_ok=True,
+                      what=f"creating {target}")
+    if revision is not None:
+        call_with_retries(api.create_branch, repo_id, repo_type="dataset", branch=revision, exist_ok=True,
+                          what=f"creating branch {revision} of {target}")
+    # One commit holds every file: the Hub applies it whole or not at all, so a failure never leaves half a corpus.
+    commit = call_with_retries(
+        api.upload_folder, repo_id=repo_id, repo_type="dataset", folder_path=str(folder), revision=revision,
+        commit_message=commit_message or f"Upload CoIT corpus {folder.name}",
+        allow_patterns=["README.md", "build_report.json", "*/*.parquet"], what=f"uploading {folder} to {target}",
+    )
     url = getattr(commit, "commit_url", None) or str(commit)
     logger.info("pushed %s to %s (%s)", folder, repo_id, url)
     return url

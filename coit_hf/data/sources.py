@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from coit_hf.data.records import InstructionRecord, ParallelPair, normalize_text
+from coit_hf.data.validate import check_mapping, line_of
 from coit_hf.errors import ConfigError, InputError
 from coit_hf.languages import get_language
 
@@ -83,6 +84,10 @@ class SourceSpec:
     origin: str | None = field(default=None, repr=False)  # the config file this spec came from, for errors
 
     def __post_init__(self) -> None:
+        check_mapping(SourceSpec, {f.name: getattr(self, f.name) for f in fields(self) if f.name != "origin"},
+                      path=self.origin)
+        if self.max_rows is not None and self.max_rows < 0:
+            raise self._error(f"max_rows must be >= 0, got {self.max_rows}", "max_rows")
         if self.type not in SOURCE_TYPES:
             raise self._error(f"unknown source type {self.type!r}; use one of {', '.join(SOURCE_TYPES)}", "type")
         if self.kind is None:
@@ -112,7 +117,7 @@ class SourceSpec:
         unknown = set(data) - allowed
         if unknown:
             raise InputError(f"unknown source key(s) {sorted(unknown)}; allowed: {sorted(allowed)}",
-                             path=origin, field=sorted(unknown)[0])
+                             path=origin, line=line_of(origin, sorted(unknown)[0]), field=sorted(unknown)[0])
         return cls(**data, origin=origin)
 
     @property

@@ -15,7 +15,7 @@ from typing import Any
 
 from huggingface_hub import ModelCard, ModelCardData
 
-from coit_hf.errors import InputError
+from coit_hf.errors import CoitError, InputError
 from coit_hf.languages import get_language
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class CardInfo:
     base_model_note: str | None = None
     license: str | None = None
     tags: list[str] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)  # extra Markdown under Evaluation (e.g. `coit-hf compare`)
 
 
 def framework_versions() -> dict[str, str]:
@@ -170,6 +171,7 @@ def render_model_card(info: CardInfo, template_path: str | os.PathLike[str] | No
         eval_max_samples=results.get("max_samples"),
         eval_notes=results.get("notes") or [],
         attachments=info.attachments,
+        extra_sections=info.sections,
         framework_versions=framework_versions(),
     )
 
@@ -195,12 +197,17 @@ def write_model_card(info: CardInfo, folder: str | os.PathLike[str]) -> Path:
     card = render_model_card(info)
     path = folder / "README.md"
     tmp = folder / ".README.md.tmp"
-    tmp.write_text(str(card), encoding="utf-8")
-    os.replace(tmp, path)
     state = dict(info.__dict__, attachments=[a.__dict__ for a in info.attachments])
     state_tmp = folder / f".{CARD_STATE}.tmp"
-    state_tmp.write_text(json.dumps(state, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(state_tmp, folder / CARD_STATE)
+    try:
+        tmp.write_text(str(card), encoding="utf-8")
+        os.replace(tmp, path)
+        state_tmp.write_text(json.dumps(state, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+        os.replace(state_tmp, folder / CARD_STATE)
+    except OSError as exc:  # e.g. a full disk: no partial file is left, a previous card stays
+        tmp.unlink(missing_ok=True)
+        state_tmp.unlink(missing_ok=True)
+        raise CoitError(f"cannot write the model card {path}: {exc.strerror or exc}") from exc
     logger.info("wrote model card %s", path)
     return path
 
@@ -226,11 +233,13 @@ def update_model_card(
     *,
     eval_results: str | os.PathLike[str] | dict[str, Any] | None = None,
     attachments: list[CardAttachment] | None = None,
+    comparison: str | os.PathLike[str] | dict[str, Any] | None = None,
 ) -> Path:
     """Re-render a model folder's card with evaluation results and/or extra images; returns the card path.
 
     ``eval_results`` is a ``coit_results.json`` (or its folder) or an already loaded mapping. Attachments with the
-    title of an existing one replace it.
+    title of an existing one replace it. ``comparison`` is a ``coit-hf compare`` output (folder, ``compare.json`` or
+    mapping, this model as run A): its win rates and gate rates per language replace any earlier such section.
     """
     info = read_card_info(folder)
     if eval_results is not None:
@@ -238,6 +247,11 @@ def update_model_card(
     if attachments:
         titles = {a.title for a in attachments}
         info.attachments = [a for a in info.attachments if a.title not in titles] + list(attachments)
+    if comparison is not None:
+        from coit_hf.evaluation.compare import CARD_HEADING, card_section  # noqa: PLC0415 - later stage
+
+        section = card_section(comparison, heading_level=3)
+        info.sections = [x for x in info.sections if not x.lstrip("#").lstrip().startswith(CARD_HEADING)] + [section]
     return write_model_card(info, folder)
 
 

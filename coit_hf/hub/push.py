@@ -7,6 +7,10 @@ import os
 from pathlib import Path
 
 from huggingface_hub import HfApi
+from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+from coit_hf.errors import InputError
+from coit_hf.hub.retry import call_with_retries, require_token
 
 logger = logging.getLogger(__name__)
 
@@ -26,16 +30,26 @@ def push_folder(
 
     Call on the main process only. Returns the commit URL.
     """
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise InputError(f"bad repo id {repo_id!r}: {exc}", field="repo_id") from None
+    require_token(token, what=f"pushing {folder} to {repo_id}")
     api = HfApi(token=token)
-    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+    call_with_retries(api.create_repo, repo_id, repo_type="model", private=private, exist_ok=True,
+                      what=f"creating model repo {repo_id}")
     if revision and revision != "main":
-        api.create_branch(repo_id, branch=revision, exist_ok=True)
-    info = api.upload_folder(
+        call_with_retries(api.create_branch, repo_id, branch=revision, exist_ok=True,
+                          what=f"creating branch {revision} of {repo_id}")
+    # one commit with every file: the Hub applies it whole or not at all
+    info = call_with_retries(
+        api.upload_folder,
         repo_id=repo_id,
         folder_path=str(folder),
         commit_message=commit_message,
         revision=revision,
         ignore_patterns=IGNORE_PATTERNS,
+        what=f"uploading {folder} to {repo_id}",
     )
     logger.info("pushed %s to %s", folder, repo_id)
     return str(getattr(info, "commit_url", info))

@@ -10,8 +10,8 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-import yaml
 from trl import ModelConfig, ScriptArguments, SFTConfig, TrlParser
 
 from coit_hf.errors import ConfigError, InputError
@@ -94,13 +94,53 @@ def parse_recipe(
 ) -> tuple[CoitScriptArguments, CoitSFTConfig, ModelConfig]:
     """Parse ``--config recipe.yaml`` plus CLI overrides; unknown keys fail; resolve the chat template short name."""
     parser = make_parser()
-    check_recipe_keys(parser, list(args) if args is not None else sys.argv[1:])
+    argv = list(args) if args is not None else sys.argv[1:]
+    check_recipe_keys(parser, argv)
     try:
         script_args, training_args, model_args = parser.parse_args_and_config(args=args)
     except ValueError as exc:  # TRL reports unknown YAML keys and bad mappings as ValueError
         raise ConfigError(str(exc)) from exc
     resolve_chat_template(script_args, training_args)
+    recipe = argv[argv.index("--config") + 1] if "--config" in argv[:-1] else None
+    check_languages(script_args, recipe)
+    check_push_settings(training_args, recipe)
     return script_args, training_args, model_args
+
+
+def check_languages(script_args: CoitScriptArguments, recipe: str | None) -> None:
+    """Every code in ``languages`` must be in the language registry (it names the model card's languages)."""
+    from coit_hf.data.validate import line_of  # noqa: PLC0415
+    from coit_hf.languages import get_language  # noqa: PLC0415
+
+    for code in script_args.languages or []:
+        try:
+            get_language(code)
+        except ConfigError as exc:
+            raise InputError(str(exc), path=recipe, line=line_of(recipe, "languages"), field="languages") from None
+
+
+def check_push_settings(training_args: SFTConfig, recipe: str | None) -> None:
+    """With ``push_to_hub``: a valid ``hub_model_id`` and a token, checked before any training. A ``hub_token``
+    given in the recipe or on the command line moves to ``HF_TOKEN`` so it is never pickled into
+    ``training_args.bin`` (saved in the output folder, every checkpoint, and pushed with the model)."""
+    from coit_hf.data.validate import line_of  # noqa: PLC0415
+
+    if training_args.hub_token:
+        os.environ["HF_TOKEN"] = training_args.hub_token
+        training_args.hub_token = None
+    if not training_args.push_to_hub:
+        return
+    from huggingface_hub.utils import HFValidationError, validate_repo_id  # noqa: PLC0415
+
+    from coit_hf.hub.retry import require_token  # noqa: PLC0415
+
+    if training_args.hub_model_id:
+        try:
+            validate_repo_id(training_args.hub_model_id)
+        except HFValidationError as exc:
+            raise InputError(f"bad repo id {training_args.hub_model_id!r}: {exc}", path=recipe,
+                             line=line_of(recipe, "hub_model_id"), field="hub_model_id") from None
+    require_token(None, what=f"push_to_hub (to {training_args.hub_model_id or 'the output folder name'})")
 
 
 def check_recipe_keys(parser: TrlParser, args: list[str]) -> None:
@@ -108,25 +148,50 @@ def check_recipe_keys(parser: TrlParser, args: list[str]) -> None:
     e.g. bf16 on a CPU machine, would otherwise speak first)."""
     if "--config" not in args or args.index("--config") + 1 >= len(args):
         return
+    from coit_hf.data.validate import line_of, read_yaml  # noqa: PLC0415 - YAML errors with file and line
+
     path = args[args.index("--config") + 1]
     try:
-        with open(path, encoding="utf-8") as handle:
-            config = yaml.safe_load(handle)
+        config = read_yaml(Path(path), "recipe")
     except OSError as exc:
         raise InputError(f"cannot read recipe: {exc}", path=path) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"cannot parse YAML: {exc}", path=path, line=mark.line + 1 if mark else None) from None
     if not isinstance(config, dict):
         raise InputError("a recipe is a YAML mapping of field: value", path=path)
-    known = {action.dest for action in parser._actions} | {"env"}
+    actions = {action.dest: action for action in parser._actions}
+    known = set(actions) | {"env"}
     unknown = sorted(set(config) - known)
     if unknown:
         raise InputError(
             f"unknown recipe key(s) {unknown}: not a field of CoitScriptArguments, SFTConfig or ModelConfig "
             "(see `recipes/sft_coit.py --help`; transformers 5 replaced warmup_ratio by a float warmup_steps)",
-            path=path, field=unknown[0],
+            path=path, line=line_of(path, unknown[0]), field=unknown[0],
         )
+    for key, value in config.items():
+        problem = _value_problem(actions[key], value) if key in actions else None
+        if problem:
+            raise InputError(problem, path=path, line=line_of(path, key), field=key)
+
+
+def _value_problem(action, value) -> str | None:
+    """Why a recipe value cannot be converted by its argparse action (numbers and choices), or None."""
+    if value is None:
+        return None
+    items = value if isinstance(value, list) and action.nargs in ("+", "*") else [value]
+    for item in items:
+        if action.type in (int, float):
+            ok = not isinstance(item, bool) and isinstance(item, int | float | str)
+            if ok:
+                try:
+                    action.type(item)
+                except (TypeError, ValueError):
+                    ok = False
+            if not ok:
+                return f"must be {'an integer' if action.type is int else 'a number'}, got {item!r}"
+        if action.choices:
+            names = {str(getattr(c, "value", c)) for c in action.choices}
+            if str(getattr(item, "value", item)) not in names:
+                return f"must be one of {sorted(names)}, got {item!r}"
+    return None
 
 
 def resolve_chat_template(script_args: CoitScriptArguments, training_args: SFTConfig) -> None:

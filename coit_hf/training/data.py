@@ -44,9 +44,13 @@ def load_training_data(script_args: CoitScriptArguments) -> tuple[DatasetDict, l
         paths = sorted({str(d.path) for d in config.datasets}) or [str(source)]
         name = None
     elif script_args.dataset_name:
-        dataset = load_dataset(
-            script_args.dataset_name, name=script_args.dataset_config, streaming=script_args.dataset_streaming
-        )
+        try:
+            dataset = load_dataset(
+                script_args.dataset_name, name=script_args.dataset_config, streaming=script_args.dataset_streaming
+            )
+        except Exception as exc:  # noqa: BLE001 - any loading failure names the dataset and config
+            raise InputError(f"cannot load dataset (config {script_args.dataset_config!r}): {type(exc).__name__}: "
+                             f"{exc}", path=script_args.dataset_name, field="dataset_name") from exc
         source = script_args.dataset_name
         paths, name, entries = [script_args.dataset_name], script_args.dataset_config, {}
     else:

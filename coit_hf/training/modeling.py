@@ -11,7 +11,7 @@ from tokenizers import AddedToken
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from trl import ModelConfig, get_quantization_config
 
-from coit_hf.errors import ConfigError
+from coit_hf.errors import ConfigError, InputError
 from coit_hf.training.config import CoitSFTConfig
 
 logger = logging.getLogger(__name__)
@@ -22,11 +22,14 @@ _SPECIAL_LITERAL = re.compile(r"<\|[A-Za-z0-9_]+\|>")
 
 def load_tokenizer(model_args: ModelConfig, training_args: CoitSFTConfig) -> PreTrainedTokenizerBase:
     """The base model's tokenizer (right padding, as causal-LM training expects)."""
-    tokenizer = AutoTokenizer.from_pretrained(
-        model_args.model_name_or_path,
-        revision=model_args.model_revision,
-        trust_remote_code=training_args.trust_remote_code,
-    )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            model_args.model_name_or_path,
+            revision=model_args.model_revision,
+            trust_remote_code=training_args.trust_remote_code,
+        )
+    except (OSError, ValueError) as exc:
+        raise loading_error(model_args.model_name_or_path, exc) from exc
     tokenizer.padding_side = "right"
     return tokenizer
 
@@ -42,6 +45,7 @@ def load_model(model_args: ModelConfig, training_args: CoitSFTConfig) -> PreTrai
         attn_implementation=model_args.attn_implementation,
         dtype=dtype,
     )
+    kwargs["use_safetensors"] = True  # no pickled weights unless the recipe opts in (model_init_kwargs)
     quantization_config = get_quantization_config(model_args)
     if quantization_config is not None:
         from accelerate import PartialState  # noqa: PLC0415
@@ -49,13 +53,34 @@ def load_model(model_args: ModelConfig, training_args: CoitSFTConfig) -> PreTrai
         # k-bit weights are placed at load time, one whole model per process
         kwargs.update(quantization_config=quantization_config, device_map={"": PartialState().local_process_index})
     kwargs.update(training_args.model_init_kwargs or {})
-    model = AutoModelForCausalLM.from_pretrained(model_args.model_name_or_path, **kwargs)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(model_args.model_name_or_path, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise loading_error(model_args.model_name_or_path, exc, safetensors_only=kwargs["use_safetensors"]) from exc
     if getattr(model, "hf_quantizer", None) is not None and quantization_config is None:
         raise ConfigError(
             f"{model_args.model_name_or_path} loads as a quantized model ({type(model.hf_quantizer).__name__}); "
             "import it first with `coit-hf model import-gguf FILE --out DIR` and train from DIR"
         )
     return model
+
+
+def loading_error(path: str, exc: Exception, *, safetensors_only: bool = False) -> Exception:
+    """A clear error for a model/tokenizer that cannot be loaded: missing, pickled weights only, or custom code."""
+    text = str(exc)
+    if "trust_remote_code" in text or "custom code" in text:
+        return ConfigError(f"{path} contains custom model code; it runs only with `trust_remote_code: true` in the "
+                           "recipe — set it only for code you have read and trust")
+    if safetensors_only and os.path.isdir(path) and any(p.endswith((".bin", ".pt", ".pth", ".ckpt"))
+                                                        for p in os.listdir(path)):
+        return ConfigError(f"{path} has no safetensors weights, only pickled ones (loading a pickle can run code); "
+                           "convert them to safetensors, or opt in with `model_init_kwargs: {use_safetensors: false}`")
+    if isinstance(exc, OSError) and not os.path.exists(path):
+        return InputError(f"model not found: no such folder, and not a model on the Hub ({text.splitlines()[0]})",
+                          path=path, field="model_name_or_path")
+    if isinstance(exc, OSError):
+        return InputError(f"cannot load the model: {text.splitlines()[0]}", path=path, field="model_name_or_path")
+    return exc
 
 
 def add_tokens_mean_initialised(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,

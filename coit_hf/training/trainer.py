@@ -19,6 +19,7 @@ from coit_hf.hub.cards import (
     parse_attachments,
     write_model_card,
 )
+from coit_hf.hub.retry import call_with_retries
 from coit_hf.training.config import CoitScriptArguments, CoitSFTConfig
 from coit_hf.training.gguf_import import read_import_metadata
 from coit_hf.training.modeling import make_added_tokens_trainable
@@ -32,6 +33,15 @@ class CoitSFTTrainer(SFTTrainer):
     def __init__(self, *args: Any, card_info: CardInfo | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.card_info = card_info
+
+    def init_hf_repo(self, token: str | None = None, private: bool | None = None) -> None:
+        """Trainer's repo creation, retried on transient Hub failures (see :mod:`coit_hf.hub.retry`)."""
+        call_with_retries(super().init_hf_repo, token, private,
+                          what=f"creating model repo {self.args.hub_model_id or Path(self.args.output_dir).name}")
+
+    def push_to_hub(self, *args: Any, **kwargs: Any) -> Any:
+        """Trainer's final push (save, card, one commit), retried on transient Hub failures."""
+        return call_with_retries(super().push_to_hub, *args, what=f"pushing to {self.hub_model_id}", **kwargs)
 
     def create_model_card(self, model_name: str | None = None, dataset_name: str | None = None,
                           tags: str | list[str] | None = None) -> None:
@@ -131,10 +141,31 @@ def build_trainer(
 
 
 def last_checkpoint(output_dir: str) -> str | None:
-    """The newest ``checkpoint-N`` folder in ``output_dir`` (for ``resume_from_checkpoint: true``), or None."""
-    from transformers.trainer_utils import get_last_checkpoint  # noqa: PLC0415
+    """The newest complete ``checkpoint-N`` folder in ``output_dir`` (for ``resume_from_checkpoint: true``), or None.
 
-    return get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+    Trainer writes a checkpoint's files one after another, ``trainer_state.json`` last; a run killed while saving
+    leaves a folder without it (or with a truncated one). Such folders are skipped, with a warning.
+    """
+    import json  # noqa: PLC0415
+
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR  # noqa: PLC0415
+
+    if not os.path.isdir(output_dir):
+        return None
+    found = []
+    for name in os.listdir(output_dir):
+        step = name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-")
+        if step.isdigit() and os.path.isdir(os.path.join(output_dir, name)):
+            found.append((int(step), os.path.join(output_dir, name)))
+    for step, folder in sorted(found, reverse=True):
+        try:
+            with open(os.path.join(folder, "trainer_state.json"), encoding="utf-8") as handle:
+                if json.load(handle).get("global_step") == step:
+                    return folder
+        except (OSError, ValueError):
+            pass
+        logger.warning("skipping %s: incomplete (the run stopped while saving it)", folder)
+    return None
 
 
 def check_world_size(training_args: CoitSFTConfig) -> None:

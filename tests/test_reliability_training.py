@@ -1,0 +1,245 @@
+"""Bad inputs to a training recipe (`recipes/sft_coit.py`) and to evaluation / report: each fails before any
+training with a CoitError naming the file, line or field (the script turns it into exit 2 without a traceback),
+and leaves no output behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from coit_hf.cli import main as coit_main
+from coit_hf.errors import CoitError
+
+pytestmark = pytest.mark.reliability
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "recipes" / "sft_coit.py"
+FIXTURES = ROOT / "tests" / "fixtures"
+ENV = {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+
+
+@pytest.fixture(scope="module")
+def sft_main():
+    return runpy.run_path(str(SCRIPT), run_name="coit_sft_tests")["main"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("train-corpus") / "coit-zh"
+    assert coit_main(["data", "build", "--output", str(out), "--no-progress", "--tgt-lang", "zh", "--validation-size",
+                      "1", "--pairs", str(FIXTURES / "udhr_sample_7way.jsonl"), "--alpaca",
+                      f"zh={FIXTURES / 'alpaca_zh.jsonl'}"]) == 0
+    return out
+
+
+def base_recipe(model: Path, corpus: Path) -> str:
+    text = (ROOT / "recipes" / "demo" / "tiny.yaml").read_text(encoding="utf-8")
+    text = text.replace("model_name_or_path: data/tiny-llama", f"model_name_or_path: {model}")
+    text = text.replace("dataset_name: data/coit-zh", f"dataset_name: {corpus}").replace("max_steps: 8", "max_steps: 1")
+    assert str(model) in text and str(corpus) in text
+    return text
+
+
+def _sub(old: str, new: str):
+    def edit(text: str, tmp: Path) -> str:
+        assert old in text, old
+        return text.replace(old, new)
+    return edit
+
+
+def _append(extra: str):
+    return lambda text, tmp: text + extra
+
+
+def _nogen_template(text: str, tmp: Path) -> str:
+    (tmp / "nogen.jinja").write_text("{% for m in messages %}{{ m['content'] }}\n{% endfor %}", encoding="utf-8")
+    return text.replace("chat_template: alpaca", f"chat_template: {tmp / 'nogen.jinja'}")
+
+
+def _mixture_bad_key(text: str, tmp: Path) -> str:
+    corpus = text.split("dataset_name: ")[1].splitlines()[0]
+    (tmp / "mix.yaml").write_text(f"datasets:\n  - {{path: {corpus}, name: translation, splt: train}}\n",
+                                  encoding="utf-8")
+    return text + f"mixture_file: {tmp / 'mix.yaml'}\n"
+
+
+def _broken_results(text: str, tmp: Path) -> str:
+    (tmp / "results.json").write_text('{"model": "x",\n "tasks": {', encoding="utf-8")
+    return text + f"eval_results: {tmp / 'results.json'}\n"
+
+
+# name -> (edit of the recipe text, fragments the error message must hold)
+RECIPES = {
+    "unknown-key": (_append("learning_rat: 0.1\n"), ["recipe.yaml, line ", "field 'learning_rat'"]),
+    "wrong-value-type": (_sub("learning_rate: 1.0e-3", "learning_rate: fast"),
+                         ["recipe.yaml, line ", "field 'learning_rate'", "fast"]),
+    "yaml-syntax-error": (_append("lora_target_modules: [q_proj\n"), ["recipe.yaml, line ", "YAML"]),
+    "template-without-generation-markers": (_nogen_template, ["{% generation %}"]),
+    "examples-longer-than-max-length": (_sub("max_length: 256", "max_length: 16"), ["max_length=16"]),
+    "missing-split": (_append("dataset_train_split: nope\n"), ["no split 'nope'"]),
+    "unknown-language": (_sub("languages: [zh]", "languages: [xx]"), ["field 'languages'", "'xx'"]),
+    "missing-model": (_sub("model_name_or_path: /", "model_name_or_path: /nonexistent/"), ["/nonexistent/"]),
+    "missing-dataset": (_sub("dataset_name: /", "dataset_name: /nonexistent/"), ["/nonexistent/"]),
+    "missing-dataset-config": (_sub("dataset_config: all", "dataset_config: nope"), ["nope"]),
+    "unknown-chat-template": (_sub("chat_template: alpaca", "chat_template: alpacca"), ["'alpacca'"]),
+    "bad-hub-model-id": (_sub("push_to_hub: false", "push_to_hub: true\nhub_model_id: 'bad id//x'"),
+                         ["field 'hub_model_id'", "bad id//x"]),
+    "mixture-file-unknown-key": (_mixture_bad_key, ["mix.yaml, line 2, field 'datasets[0].splt'"]),
+    "broken-eval-results-for-card": (_broken_results, ["results.json, line 2"]),
+    "bad-card-attachment": (_append("card_attachments: [nofile.png]\n"), ["field 'card_attachments'"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RECIPES))
+def test_bad_recipe_fails_cleanly_before_training(tmp_path, sft_main, tiny_model_dir, corpus, case, monkeypatch):
+    edit, fragments = RECIPES[case]
+    monkeypatch.setenv("HF_TOKEN", "hf_fake_token_for_reliability_tests")  # push cases fail on their own input
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(edit(base_recipe(tiny_model_dir, corpus), tmp_path), encoding="utf-8")
+    out = tmp_path / "out"
+    with pytest.raises(CoitError) as info:
+        sft_main(["--config", str(recipe), "--output_dir", str(out)])
+    message = str(info.value)
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    assert not (out / "model.safetensors").exists() and not list(out.glob("checkpoint-*"))
+
+
+def test_push_without_a_token_fails_before_training(tmp_path, sft_main, tiny_model_dir, corpus, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))  # no stored login
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(base_recipe(tiny_model_dir, corpus).replace("push_to_hub: false",
+                                                                  "push_to_hub: true\nhub_model_id: me/x-zh"))
+    with pytest.raises(CoitError, match="token"):
+        sft_main(["--config", str(recipe), "--output_dir", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_recipe_errors_exit_2_without_traceback(tmp_path, tiny_model_dir, corpus):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_bytes(base_recipe(tiny_model_dir, corpus).encode() + b"# caf\xe9 (Latin-1)\n")
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--config", str(recipe), "--output_dir", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT, env={**os.environ, **ENV})
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and "recipe.yaml, line " in proc.stderr and "UTF-8" in proc.stderr
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+EVAL = {
+    "unknown-task": (["--tasks", "coit_squad:zh"], ["unknown coit task 'coit_squad:zh'"]),
+    "unknown-task-language": (["--tasks", "coit_xquad:xx", "--data-dir", "DATA"], ["no SQuAD JSON for language 'xx'"]),
+    "missing-model": (["--model", "/nonexistent/model"], ["/nonexistent/model"]),
+    "missing-data-dir": (["--data-dir", "/nonexistent/data"], ["/nonexistent/data"]),
+    "malformed-source": (["--source", "xquad"], ["bad source 'xquad'"]),
+    "zero-max-samples": (["--max-samples", "0"], ["--max-samples must be >= 1"]),
+    "metadata-without-value": (["--metadata", "novalue"], ["--metadata expects key=value"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EVAL))
+def test_bad_eval_input_fails_cleanly(tmp_path, capsys, tiny_model_dir, case):
+    data = tmp_path / "data" / "xquad"
+    data.mkdir(parents=True)
+    squad = {"data": [{"title": "t", "paragraphs": [{"context": "北京是中国的首都。", "qas": [
+        {"id": "q1", "question": "中国的首都是哪里？", "answers": [{"text": "北京", "answer_start": 0}]}]}]}]}
+    (data / "xquad.zh.json").write_text(json.dumps(squad, ensure_ascii=False), encoding="utf-8")
+    args, fragments = EVAL[case]
+    args = [a.replace("DATA", str(tmp_path / "data")) for a in args]
+    base = {"--model": str(tiny_model_dir), "--tasks": "coit_xquad:zh", "--data-dir": str(tmp_path / "data"),
+            "--max-samples": "1"}
+    for flag in list(base):
+        if flag in args:
+            del base[flag]
+    out = tmp_path / "out"
+    code = coit_main(["eval", *[x for kv in base.items() for x in kv], *args, "--output-dir", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+    assert not (out / "coit_results.json").exists()
+
+
+REPORTS = {
+    "score-not-a-number": ('{"model": "x", "prompt_format": "paper",\n "tasks": {"coit_xquad:zh": {"f1": "high"}}}',
+                           ["field 'tasks.coit_xquad:zh.f1'"]),
+    "truncated-json": ('{"model": "x",\n "tasks": {', ["r.json, line 2", "not valid JSON"]),
+    "missing-key": ('{"model": "x", "tasks": {}}', ["field 'prompt_format'"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REPORTS))
+def test_bad_results_file_fails_cleanly(tmp_path, capsys, case):
+    text, fragments = REPORTS[case]
+    (tmp_path / "r.json").write_text(text, encoding="utf-8")
+    assert coit_main(["report", str(tmp_path / "r.json"), "--output-dir", str(tmp_path / "rep")]) == 2
+    err = capsys.readouterr().err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+    assert not (tmp_path / "rep").exists() or not any((tmp_path / "rep").iterdir())
+
+
+# ------------------------------------------------------------------------------------------------ cards, results
+def _card_info(**extra):
+    from coit_hf.hub.cards import CardInfo
+
+    fields = dict(model_name="x-tiny-zh", base_model="tiny-llama", languages=["zh"], datasets=[],
+                  hyperparameters={"learning_rate": 2e-5}, is_adapter=False, prompt_format="alpaca")
+    return CardInfo(**{**fields, **extra})
+
+
+def test_card_attachment_that_does_not_exist(tmp_path):
+    from coit_hf.hub.cards import CardAttachment, write_model_card
+
+    with pytest.raises(CoitError, match="card attachment not found") as info:
+        write_model_card(_card_info(attachments=[CardAttachment("Fit", str(tmp_path / "fit.png"))]), tmp_path / "m")
+    assert "fit.png" in str(info.value)
+    assert not (tmp_path / "m" / "README.md").exists()
+
+
+def _enospc(*args, **kwargs):
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_full_disk_writing_a_model_card_keeps_the_old_one(tmp_path, monkeypatch):
+    from coit_hf.hub.cards import write_model_card
+
+    folder = tmp_path / "model"
+    write_model_card(_card_info(), folder)
+    before = (folder / "README.md").read_bytes()
+    real_write_text = Path.write_text
+
+    def write_text(self, data, *args, **kwargs):  # half the card reaches the disk, then it is full
+        real_write_text(self, data[: len(data) // 2], *args, **kwargs)
+        _enospc()
+
+    monkeypatch.setattr(Path, "write_text", write_text)
+    with pytest.raises(CoitError, match="No space left on device"):
+        write_model_card(_card_info(languages=["zh", "en"]), folder)
+    assert (folder / "README.md").read_bytes() == before
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def test_full_disk_writing_results_leaves_no_partial_file(tmp_path, monkeypatch):
+    from coit_hf.evaluation import runner
+
+    real_dump = json.dump
+
+    def dump(obj, handle, *args, **kwargs):
+        handle.write('{"model": ')  # a partial JSON reaches the disk, then it is full
+        _enospc()
+
+    monkeypatch.setattr(json, "dump", dump)
+    with pytest.raises(CoitError, match="No space left on device"):
+        runner.write_results({"model": "x", "prompt_format": "paper", "tasks": {}}, tmp_path / "eval")
+    monkeypatch.setattr(json, "dump", real_dump)
+    assert list((tmp_path / "eval").iterdir()) == []
