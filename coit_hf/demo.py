@@ -241,7 +241,7 @@ def reference_nll_for(model_dir: Path, options: DemoOptions, flores: Path) -> di
     prompts = [render_alpaca(instruction, row["en"]) for row in rows]
     references = [row[options.lang] for row in rows]
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, use_safetensors=True)
     result = reference_nll(model, tokenizer, prompts, references, batch_size=4)
     return {"nll_per_token": round(result.nll_per_token, 4), "perplexity": round(result.perplexity, 2),
             "tokens": result.tokens}

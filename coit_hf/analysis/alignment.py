@@ -325,7 +325,8 @@ def load_model_and_tokenizer(model_path: str, *, dtype: str = "float32", device:
     if not isinstance(torch_dtype, torch.dtype):
         raise ConfigError(f"unknown dtype {dtype!r}")
     tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
-    model = AutoModel.from_pretrained(model_path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+    model = AutoModel.from_pretrained(model_path, dtype=torch_dtype, trust_remote_code=trust_remote_code,
+                                      use_safetensors=True)
     if device:
         model.to(device)
     return model, tokenizer

@@ -60,7 +60,7 @@ def merge_adapter(adapter_dir: str | os.PathLike[str], out_dir: str | os.PathLik
     from peft import AutoPeftModelForCausalLM  # noqa: PLC0415 - heavy import only when merging
     from transformers import AutoTokenizer  # noqa: PLC0415
 
-    model = AutoPeftModelForCausalLM.from_pretrained(str(adapter_dir), dtype=dtype)
+    model = AutoPeftModelForCausalLM.from_pretrained(str(adapter_dir), dtype=dtype, use_safetensors=True)
     merged = model.merge_and_unload()
     out = Path(out_dir)
     merged.save_pretrained(out)
