@@ -1,4 +1,4 @@
-"""`coit-hf eval` and `coit-hf report` sub-commands."""
+"""`coit-hf eval`, `coit-hf report` and `coit-hf compare` sub-commands."""
 
 from __future__ import annotations
 
@@ -22,18 +22,18 @@ def _metadata(items: list[str]) -> dict:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `eval` and `report`."""
+    """Add `eval`, `report` and `compare`."""
     from coit_hf.evaluation.results import PROMPT_FORMATS
     from coit_hf.evaluation.sources import FAMILIES
 
     p = subparsers.add_parser(
-        "eval", help="Evaluate a model on coit XQuAD/MLQA/Flores-101 tasks with lighteval (offline-safe).",
+        "eval", help="Evaluate a model on coit XQuAD/MLQA/Flores-101/MI-Eval tasks with lighteval (offline-safe).",
         description="Runs coit tasks through lighteval's Pipeline without importing lighteval's built-in task "
         "modules; writes OUTPUT_DIR/coit_results.json plus lighteval's results/details.",
     )
     p.add_argument("--model", required=True, help="Local model folder or Hub id (or the served name with --backend endpoint).")
     p.add_argument("--tasks", required=True,
-                   help="Comma-separated tasks, e.g. coit_xquad:zh,coit_mlqa:hi,coit_flores101:en-zh ('|0' allowed).")
+                   help="Comma-separated tasks, e.g. coit_xquad:zh,coit_mlqa:hi,coit_flores101:en-zh,coit_mieval:ar ('|0' allowed).")
     p.add_argument("--max-samples", type=int, default=None, help="Evaluate at most N samples per task (partial results).")
     p.add_argument("--output-dir", default="eval_results", help="Where coit_results.json and lighteval's files go.")
     p.add_argument("--backend", choices=("accelerate", "endpoint"), default="accelerate",
@@ -60,7 +60,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("results", nargs="+", help="coit_results.json files or eval output folders.")
     r.add_argument("--baseline", default=None, help="Results to compute the relative gain against.")
     r.add_argument("--output-dir", default="report", help="Where report.json, report.md and report.png go.")
+    r.add_argument("--compare", action="append", default=[], metavar="COMPARE_DIR",
+                   help="Add a `coit-hf compare` result (folder or compare.json): win rates and gate rates per language.")
     r.set_defaults(func=run_report)
+
+    from coit_hf.evaluation.compare import register as register_compare  # `compare` lives with its judge code
+
+    register_compare(subparsers)
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -92,7 +98,7 @@ def run_report(args: argparse.Namespace) -> int:
     """Handle `coit-hf report`."""
     from coit_hf.evaluation.report import build_report, report_markdown, write_report
 
-    report = build_report(args.results, args.baseline)
+    report = build_report(args.results, args.baseline, args.compare)
     paths = write_report(report, args.output_dir)
     print(report_markdown(report))
     print("written:", ", ".join(str(p) for p in paths.values()))

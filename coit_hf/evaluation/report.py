@@ -47,9 +47,11 @@ def run_label(results: dict[str, Any], path: str) -> str:
     return str(label) if label else Path(str(results.get("model") or path).rstrip("/")).name or path
 
 
-def build_report(runs: list[str | os.PathLike[str]], baseline: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def build_report(runs: list[str | os.PathLike[str]], baseline: str | os.PathLike[str] | None = None,
+                 comparisons: list[str | os.PathLike[str]] | None = None) -> dict[str, Any]:
     """Collect runs (and an optional baseline) into tables: ``tables[benchmark/metric] = {languages: {lang: {label:
-    score}}, averages: {label: mean}, relative_gain: {label: percent vs baseline}}``."""
+    score}}, averages: {label: mean}, relative_gain: {label: percent vs baseline}}``; ``comparisons`` are
+    ``coit-hf compare`` outputs (``compare.json`` or its folder) shown as pairwise win-rate sections."""
     if not runs:
         raise InputError("no results given")
     loaded = [(run_label(r := load_results(p), str(p)), r) for p in runs]
@@ -83,7 +85,22 @@ def build_report(runs: list[str | os.PathLike[str]], baseline: str | os.PathLike
         "labels": labels,
         "tables": dict(sorted(tables.items())),
         "notes": sorted({n for _, r in everything for n in r.get("notes", [])}),
+        "comparisons": [_load_comparison(c) for c in comparisons or []],
     }
+
+
+def _load_comparison(path: str | os.PathLike[str]) -> dict[str, Any]:
+    p = Path(path)
+    p = p / "compare.json" if p.is_dir() else p
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("comparison not found (run `coit-hf compare --output-dir DIR` first)", path=p) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", path=p, line=exc.lineno) from None
+    if not isinstance(data, dict) or not isinstance(data.get("languages"), dict):
+        raise InputError("not a compare.json (needs a `languages` mapping)", path=p, field="languages")
+    return data
 
 
 def _fmt(value: float | None, suffix: str = "") -> str:
@@ -107,6 +124,10 @@ def report_markdown(report: dict[str, Any]) -> str:
             lines.append("| **relative gain** | " + " | ".join(
                 "" if lab == report["baseline"] else _fmt(gains.get(lab), "%") for lab in labels) + " |")
         lines.append("")
+    if report.get("comparisons"):
+        from coit_hf.evaluation.compare import card_section
+
+        lines += [card_section(c, heading_level=2) for c in report["comparisons"]]
     if report["notes"]:
         lines += ["## Notes", ""] + [f"- {n}" for n in report["notes"]] + [""]
     return "\n".join(lines)

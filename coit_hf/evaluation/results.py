@@ -10,6 +10,8 @@ from typing import Any
 from coit_hf.errors import InputError
 
 RESULTS_FILE = "coit_results.json"
+GENERATIONS_FILE = "coit_generations.jsonl"
+"""Per-answer generations of coit_mieval tasks, next to the results (written by the runner, read by compare)."""
 REQUIRED_KEYS = ("model", "prompt_format", "tasks")
 PROMPT_FORMATS = ("paper", "chat")
 """Values of ``prompt_format``: the paper's Alpaca prompt, or the model's chat template."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coit_hf.errors import ConfigError
+from coit_hf.errors import CoitError, ConfigError, InputError
 from coit_hf.evaluation import metrics
 from coit_hf.evaluation.results import PROMPT_FORMATS, RESULTS_FILE
 from coit_hf.evaluation.sources import DataSource
@@ -207,6 +207,7 @@ def build_model_config(settings: EvalSettings):
         device=settings.device,
         dtype=settings.dtype,
         override_chat_template=use_chat,
+        model_loading_kwargs={"use_safetensors": True},  # no pickled weights; trust_remote_code stays False
         generation_parameters=GenerationParameters(temperature=0.0),
     )
 
@@ -253,11 +254,24 @@ def write_results(results: dict, output_dir: str | os.PathLike[str]) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     target = out / RESULTS_FILE
     fd, tmp = tempfile.mkstemp(prefix=".coit_results.", suffix=".json", dir=out)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(results, handle, ensure_ascii=False, indent=2)
-        handle.write("\n")
-    os.replace(tmp, target)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, ensure_ascii=False, indent=2)
+            handle.write("\n")
+        os.replace(tmp, target)
+    except OSError as exc:  # e.g. a full disk: no partial results file is left
+        Path(tmp).unlink(missing_ok=True)
+        raise CoitError(f"cannot write {target}: {exc.strerror or exc}") from exc
     return target
+
+
+def redact_logged_model_config(tracker) -> None:
+    """Drop the API key from the model config lighteval writes into ``results_*.json`` (``config_general``); the
+    model built from the config keeps its own copy, so only the logged copy changes."""
+    logger_ = tracker.general_config_logger
+    config = getattr(logger_, "model_config", None)
+    if config is not None and getattr(config, "api_key", None):
+        logger_.model_config = config.model_copy(update={"api_key": None})
 
 
 def run_evaluation(settings: EvalSettings, *, model=None) -> dict:
@@ -288,14 +302,23 @@ def run_evaluation(settings: EvalSettings, *, model=None) -> dict:
     launcher = ParallelismManager.ACCELERATE if settings.backend == "accelerate" else ParallelismManager.NONE
     params = PipelineParameters(launcher_type=launcher, max_samples=settings.max_samples)
     model_config = None if model is not None else build_model_config(settings)
-    pipeline = pipeline_cls(
-        tasks=",".join(f"{n}|0" for n in names), pipeline_parameters=params, evaluation_tracker=tracker,
-        model_config=model_config, model=model,
-    )
+    try:
+        pipeline = pipeline_cls(
+            tasks=",".join(f"{n}|0" for n in names), pipeline_parameters=params, evaluation_tracker=tracker,
+            model_config=model_config, model=model,
+        )
+    except OSError as exc:  # a missing folder / unknown Hub id / no safetensors: name the model, no traceback
+        raise InputError(f"cannot load the model: {str(exc).splitlines()[0]}", path=settings.model,
+                         field="model") from exc
     pipeline.evaluate()
     if settings.save_details:
+        redact_logged_model_config(tracker)
         pipeline.save_and_push_results()
     counts = {name: len(docs) for name, docs in pipeline.documents_dict.items()}
+    if any(n.startswith("coit_mieval:") for n in names):  # generations for `coit-hf compare`
+        from coit_hf.evaluation.mieval import generation_rows, write_generations
+
+        logger.info("wrote %s", write_generations(generation_rows(pipeline.get_details()), output_dir))
     results = collect_results(pipeline.get_results(), settings, notes, counts)
     path = write_results(results, output_dir)
     logger.info("wrote %s", path)

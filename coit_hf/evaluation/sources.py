@@ -12,6 +12,9 @@ Local replacements (materialised once into ``$COIT_HF_CACHE/eval_data/<hash>/tes
 
 - QA: SQuAD-format JSON — a file, a path with ``{lang}``, or a folder holding ``*.{lang}.json`` /
   ``*context-{lang}-question-{lang}.json`` (XQuAD / MLQA file names);
+- MI-Eval (instruction following): a JSON/JSONL file of Alpaca-style rows (``instruction``, optional ``input``,
+  ``id``, ``lang``), a path with ``{lang}`` (``data/mieval_{lang}.jsonl``), or a folder holding ``{lang}.jsonl`` /
+  ``*_{lang}.jsonl`` / ``*.{lang}.json``; rows with a ``lang`` field are filtered to the task's language;
 - Flores: a folder of plain-text files, one sentence per line, named ``{flores101_code}.{split}``, ``{code}.{split}``
   or ``{code}.txt`` (also under ``{split}/``), or a ``.jsonl`` file whose lines map language codes to aligned
   sentences (UDHR-style, as in tests).
@@ -39,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 SOURCES_ENV = "COIT_HF_EVAL_SOURCES"
 CACHE_ENV = "COIT_HF_CACHE"
-FAMILIES = ("xquad", "mlqa", "flores101")
+FAMILIES = ("xquad", "mlqa", "flores101", "mieval")
 LOCAL_SPLIT = "test"
 
 
@@ -60,13 +63,18 @@ class DataSource:
     @property
     def is_local(self) -> bool:
         """True when ``path`` names an existing file or folder (else it is a Hub dataset id)."""
-        return os.path.exists(self.path.split("{lang}")[0]) or os.path.exists(self.path)
+        if not self.path:
+            return False
+        return (os.path.exists(self.path.split("{lang}")[0]) or os.path.exists(self.path)
+                or bool(glob.glob(glob.escape(self.path).replace("{lang}", "*"))))  # e.g. data/mieval_{lang}.jsonl
 
 
 DEFAULT_SOURCES: dict[str, DataSource] = {
     "xquad": DataSource("google/xquad", config="xquad.{lang}", split="validation"),
     "mlqa": DataSource("facebook/mlqa", config="mlqa.{lang}.{lang}", split="test"),
     "flores101": DataSource("gsarti/flores_101", config="all", split="devtest", revision="refs/convert/parquet"),
+    # MI-Eval-style instruction sets have no canonical Hub home: the user names one (see coit_hf.evaluation.mieval).
+    "mieval": DataSource("", split="test"),
 }
 
 
@@ -83,7 +91,7 @@ def parse_source(spec: str) -> tuple[str, DataSource]:
     if unknown:
         raise ConfigError(f"bad source {spec!r}: unknown option(s) {sorted(unknown)}; allowed: config, split, revision")
     base = DEFAULT_SOURCES[family]
-    local = os.path.exists(path) or os.path.exists(path.split("{lang}")[0])
+    local = DataSource(path).is_local
     source = DataSource(
         path=path,
         config=options.get("config", None if local else base.config),
@@ -231,14 +239,94 @@ def _read_flores_texts(source: DataSource, langs: tuple[str, ...]) -> list[dict]
     return [{"id": str(i), **{flores_column(lang): columns[lang][i] for lang in langs}} for i in range(count)]
 
 
+# --------------------------------------------------------------------------------------- instruction sets (mieval)
+INSTRUCTION_KEYS = ("instruction", "prompt", "question")
+"""Field names accepted for the instruction of an MI-Eval row, first present wins."""
+
+
+def _read_json_rows(path: Path) -> list[tuple[int, dict]]:
+    """(line number, object) pairs of a JSONL file, or of a JSON list / ``{"data": [...]}`` file (line 1 for all)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("instruction file not found", path=path) from None
+    if path.suffix == ".jsonl":
+        rows = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    rows.append((number, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"not valid JSON: {exc.msg}", path=path, line=number) from None
+        return rows
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        data = data["data"]
+    if not isinstance(data, list):
+        raise InputError("expected a JSON list of instruction objects (or {\"data\": [...]})", path=path)
+    return [(1, row) for row in data]
+
+
+def read_instruction_rows(path: str | os.PathLike[str], lang: str) -> list[dict]:
+    """Alpaca-style rows of one language from a JSON/JSONL file -> [{id, instruction, input, lang}].
+
+    Rows carrying ``lang`` (or ``language``) are kept only when it equals ``lang``; ``id`` defaults to
+    ``{lang}-{row number}``. Raises :class:`InputError` naming the file, line and field of a bad row.
+    """
+    path = Path(path)
+    out = []
+    for index, (number, row) in enumerate(_read_json_rows(path)):
+        line = number if path.suffix == ".jsonl" else None
+        if not isinstance(row, dict):
+            raise InputError("expected a JSON object per instruction", path=path, line=line)
+        row_lang = row.get("lang", row.get("language"))
+        if row_lang is not None and row_lang != lang:
+            continue
+        key = next((k for k in INSTRUCTION_KEYS if isinstance(row.get(k), str) and row[k].strip()), None)
+        if key is None:
+            raise InputError(f"row {index} has no instruction text (one of {', '.join(INSTRUCTION_KEYS)})",
+                             path=path, line=line, field="instruction")
+        extra = row.get("input") or ""
+        if not isinstance(extra, str):
+            raise InputError(f"row {index}: 'input' must be a string", path=path, line=line, field="input")
+        out.append({"id": str(row.get("id", f"{lang}-{index}")), "instruction": row[key].strip(),
+                    "input": extra.strip(), "lang": lang})
+    if not out:
+        raise InputError(f"no instructions for language {lang!r}", path=path)
+    return out
+
+
+def _find_instruction_file(source: DataSource, lang: str) -> Path:
+    path = Path(source.path)
+    if path.is_file():
+        return path
+    if path.suffix in (".json", ".jsonl"):
+        raise InputError(f"instruction file for language {lang!r} not found", path=path)
+    patterns = [f"{lang}.jsonl", f"{lang}.json", f"*[._-]{lang}.jsonl", f"*[._-]{lang}.json"]
+    for pattern in patterns:
+        hits = sorted(glob.glob(str(path / pattern)))
+        if hits:
+            return Path(hits[0])
+    raise InputError(f"no instruction file for language {lang!r} (looked for {', '.join(patterns)})", path=path)
+
+
 def materialize(family: str, source: DataSource, langs: tuple[str, ...]) -> DataSource:
     """Return a loadable source for ``family`` in ``langs``: Hub sources as they are (``{lang}`` filled in for QA),
     local ones converted to a cached Parquet folder."""
     lang = langs[0]
     filled = source.for_language(lang) if family != "flores101" else source
+    if family == "mieval" and not source.path:
+        raise ConfigError("coit_mieval needs an instruction set: --source 'mieval=PATH_OR_HUB_ID[?config=..&split=..]' "
+                          f"(or ${SOURCES_ENV}); JSON/JSONL rows with instruction and optional input")
     if not source.is_local:
         return filled
-    if family in ("xquad", "mlqa"):
+    if family == "mieval":
+        file = _find_instruction_file(filled, lang)
+        folder = _write_parquet_folder(read_instruction_rows(file, lang), _file_key(file, f"mieval|{lang}"))
+    elif family in ("xquad", "mlqa"):
         file = _find_qa_file(filled, lang)
         folder = _write_parquet_folder(read_squad_json(file), _file_key(file, "qa"))
     else:

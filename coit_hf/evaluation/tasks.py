@@ -1,7 +1,8 @@
 """lighteval custom tasks reproducing the paper's evaluation: XQuAD, MLQA and Flores-101 (en<->X).
 
 Use with lighteval's CLI as ``--custom-tasks coit_hf.evaluation.tasks`` and task names such as ``coit_xquad:zh|0``,
-``coit_mlqa:hi|0``, ``coit_flores101:en-zh|0`` (``coit_xquad|0`` expands to every language), or through
+``coit_mlqa:hi|0``, ``coit_flores101:en-zh|0``, ``coit_mieval:ar|0`` (instruction following, see
+:mod:`coit_hf.evaluation.mieval`) (``coit_xquad|0`` expands to every language), or through
 ``coit-hf eval`` (which also keeps lighteval's built-in task modules out of the process).
 
 Families are generated from the language registry, so a language added by configuration (``$COIT_HF_LANGUAGES``)
@@ -210,7 +211,12 @@ def build_task_config(
         prompt_fn = functools.partial(translation_prompt, src=src, tgt=tgt, prompt_format=prompt_format)
         spbleu = metrics.spbleu_available() if with_spbleu is None else with_spbleu
         return _config(name, prompt_fn, source, translation_metrics(tgt, spbleu), generation_size or MT_GENERATION_SIZE)
-    raise ConfigError(f"unknown coit task {name!r}; expected coit_xquad:LANG, coit_mlqa:LANG or coit_flores101:SRC-TGT")
+    if family == "mieval" and lang_part:
+        from coit_hf.evaluation.mieval import build_mieval_config  # mieval imports this module's helpers
+
+        return build_mieval_config(lang_part, prompt_format, sources, generation_size)
+    raise ConfigError(f"unknown coit task {name!r}; expected coit_xquad:LANG, coit_mlqa:LANG, coit_flores101:SRC-TGT "
+                      "or coit_mieval:LANG")
 
 
 def build_tasks_table(
@@ -223,9 +229,11 @@ def build_tasks_table(
 
 def _module_tasks_table() -> list[LightevalTaskConfig]:
     """Every coit task whose data source can be resolved; tasks a local override does not cover are left out."""
+    from coit_hf.evaluation.mieval import task_names as mieval_task_names
+
     fmt = os.environ.get(PROMPT_FORMAT_ENV, "paper")
     table = []
-    for name in task_names():
+    for name in [*task_names(), *mieval_task_names()]:  # coit_mieval:* only where a mieval source is configured
         try:
             table.append(build_task_config(name, fmt))
         except (InputError, ConfigError) as exc:  # e.g. a local folder holding only some languages

@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     card.add_argument("--eval-results", help="coit_results.json (or its folder) from `coit-hf eval`.")
     card.add_argument("--attach", action="append", default=[], metavar="TITLE=PATH",
                       help="An image to show on the card, e.g. 'Scaling fit=scaling/plots/scaling_zh.png'.")
+    card.add_argument("--comparison", help="Output folder of `coit-hf compare` (win rates per language; this model = A).")
     card.set_defaults(func=_card)
 
 
@@ -43,5 +44,6 @@ def _import_gguf(args: argparse.Namespace) -> int:
 def _card(args: argparse.Namespace) -> int:
     from coit_hf.hub.cards import parse_attachments, update_model_card  # noqa: PLC0415 - keep `coit-hf --help` fast
 
-    print(update_model_card(args.folder, eval_results=args.eval_results, attachments=parse_attachments(args.attach)))
+    print(update_model_card(args.folder, eval_results=args.eval_results, attachments=parse_attachments(args.attach),
+                            comparison=args.comparison))
     return 0
