@@ -138,6 +138,7 @@ class LanguageRegistry:
     def __init__(self, languages: tuple[Language, ...] = BUILTIN_LANGUAGES):
         self._languages: dict[str, Language] = {lang.code: lang for lang in languages}
         self._loaded_paths: set[str] = set()
+        self._env_seen: str | None = None  # the $COIT_HF_LANGUAGES value last loaded (lookups are per row)
 
     def __contains__(self, code: object) -> bool:
         return code in self._languages
@@ -174,10 +175,14 @@ class LanguageRegistry:
         return languages
 
     def load_env(self) -> None:
-        """Load every file named in ``$COIT_HF_LANGUAGES`` not loaded yet."""
-        for item in filter(None, os.environ.get(LANGUAGES_ENV, "").split(os.pathsep)):
+        """Load every file named in ``$COIT_HF_LANGUAGES`` not loaded yet (a no-op while the variable is unchanged)."""
+        value = os.environ.get(LANGUAGES_ENV, "")
+        if value == self._env_seen:
+            return
+        for item in filter(None, value.split(os.pathsep)):
             if str(Path(item).resolve()) not in self._loaded_paths:
                 self.load_file(item)
+        self._env_seen = value
 
 
 def parse_language_file(path: Path) -> list[Language]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import codecs
 import csv
+import functools
 import json
 import logging
 import os
@@ -120,9 +121,9 @@ class SourceSpec:
                              path=origin, line=line_of(origin, sorted(unknown)[0]), field=sorted(unknown)[0])
         return cls(**data, origin=origin)
 
-    @property
+    @functools.cached_property
     def provenance(self) -> str:
-        """Name written to the ``source`` column."""
+        """Name written to the ``source`` column (cached: it is asked for every row)."""
         if self.display_name:
             return self.display_name
         if self.type == "parallel":

@@ -34,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="Local model folder or Hub id (or the served name with --backend endpoint).")
     p.add_argument("--tasks", required=True,
                    help="Comma-separated tasks, e.g. coit_xquad:zh,coit_mlqa:hi,coit_flores101:en-zh,coit_mieval:ar ('|0' allowed).")
+    p.add_argument("--bootstrap-iters", type=int, default=0,
+                   help="Bootstrap resamples for the standard errors in lighteval's own results file (0 = skip).")
     p.add_argument("--max-samples", type=int, default=None, help="Evaluate at most N samples per task (partial results).")
     p.add_argument("--output-dir", default="eval_results", help="Where coit_results.json and lighteval's files go.")
     p.add_argument("--backend", choices=("accelerate", "endpoint"), default="accelerate",
@@ -84,6 +86,7 @@ def run_eval(args: argparse.Namespace) -> int:
         backend=args.backend, prompt_format=args.prompt_format, metadata=_metadata(args.metadata), sources=sources,
         batch_size=args.batch_size, device=args.device, dtype=args.dtype, base_url=args.base_url,
         save_details=not args.no_details, generation_size=args.max_new_tokens,
+        bootstrap_iters=args.bootstrap_iters,
     )
     results = run_evaluation(settings)
     for task, scores in results["tasks"].items():

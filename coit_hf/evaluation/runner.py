@@ -54,6 +54,8 @@ class EvalSettings:
     api_key: str | None = None
     save_details: bool = True
     generation_size: int | None = None  # max new tokens; None = task defaults (QA 64, translation 256)
+    # lighteval's bootstrap stderr of corpus metrics costs most of a small run's CPU and coit_results.json omits it.
+    bootstrap_iters: int = 0
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -300,7 +302,8 @@ def run_evaluation(settings: EvalSettings, *, model=None) -> dict:
     pipeline_cls.coit_cache_root = str(output_dir / ".lighteval_cache")
     tracker = EvaluationTracker(output_dir=str(output_dir), save_details=settings.save_details)
     launcher = ParallelismManager.ACCELERATE if settings.backend == "accelerate" else ParallelismManager.NONE
-    params = PipelineParameters(launcher_type=launcher, max_samples=settings.max_samples)
+    params = PipelineParameters(launcher_type=launcher, max_samples=settings.max_samples,
+                                bootstrap_iters=settings.bootstrap_iters)
     model_config = None if model is not None else build_model_config(settings)
     try:
         pipeline = pipeline_cls(
