@@ -43,10 +43,10 @@ class DemoOptions:
     output_dir: str = "demo_output"
     cache_dir: str | None = None
     org: str = "coit-demo"
-    train_pairs: int = 1000
-    max_steps: int = 30
-    eval_segments: int = 16
-    xquad_questions: int = 8
+    train_pairs: int = 2000
+    max_steps: int = 60
+    eval_segments: int = 24
+    xquad_questions: int = 12
     max_new_tokens: int = 64
     seed: int = 42
     push_to_hub: bool = False
