@@ -76,7 +76,9 @@ class Stages:
 def _cache_root(options: DemoOptions) -> Path:
     if options.cache_dir:
         return Path(options.cache_dir)
-    return Path(os.environ.get("COIT_HF_CACHE", Path.home() / ".cache" / "coit-hf"))
+    from coit_hf.evaluation.sources import cache_root
+
+    return cache_root()
 
 
 def smollm2_gguf_path() -> Path:
@@ -429,7 +431,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--tiny", action="store_true", help="Use the tiny test Llama (about a minute).")
     parser.add_argument("--model", help="A Hub id or local folder to use instead of SmolLM2 (needs the Hub for ids).")
     parser.add_argument("--output-dir", default=defaults.output_dir, help="Where everything is written.")
-    parser.add_argument("--cache-dir", help="Where the de-quantised base model is cached (default ~/.cache/coit-hf).")
+    parser.add_argument("--cache-dir", help="Where the de-quantised base model is cached (default $COIT_HF_CACHE or ~/.cache/coit_hf).")
     parser.add_argument("--org", default=defaults.org, help="Namespace of the dataset/model repos.")
     parser.add_argument("--train-pairs", type=int, default=defaults.train_pairs, help="Translation pairs trained on.")
     parser.add_argument("--max-steps", type=int, default=defaults.max_steps, help="Optimizer steps of LoRA tuning.")
