@@ -220,7 +220,8 @@ def evaluate(model_dir: Path, options: DemoOptions, eval_files: dict[str, Path],
         sources["xquad"] = DataSource(str(eval_files["xquad"]))
     settings = EvalSettings(
         model=str(model_dir), tasks=tasks, output_dir=str(out), max_samples=None,
-        sources=sources, metadata={"lang": lang, "stage": out.name},
+        sources=sources,
+        metadata={"lang": lang, "stage": out.name, "label": "base model" if out.name == "before" else "after CoIT"},
         generation_size=options.max_new_tokens,
     )
     results = run_evaluation(settings)
