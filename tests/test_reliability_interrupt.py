@@ -40,10 +40,17 @@ def big_source(tmp_path_factory) -> Path:
     return config
 
 
+def _default_sigint() -> None:
+    # A shell running CI in the background starts us with SIGINT ignored, which the child would inherit (and then
+    # Python installs no KeyboardInterrupt handler); give the build the default disposition a terminal user has.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _build(config: Path, out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "coit_hf.cli", "data", "build", "--config", str(config),
                              "--output", str(out), "--no-progress", *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
 
 
 def _kill_mid_write(proc: subprocess.Popen, out: Path, timeout: float = 120.0) -> Path:
