@@ -18,7 +18,7 @@ MIEVAL_SOURCE = f"mieval={FIXTURES / 'mieval_{lang}.jsonl'}"
 FAKE_SECRETS = {
     "OPENAI_API_KEY": "sk-test-PLANTED-openai-0123456789abcdef",
     "COIT_HF_JUDGE_API_KEY": "sk-test-PLANTED-judge-0123456789abcdef",
-    "HF_TOKEN": "hf_PLANTEDtokenABCDEFGHIJKLMNOPQRSTUVWX",
+    "HF_TOKEN": "hf_" + "PLANTEDtokenABCDEFGHIJKLMNOPQRSTUVWX",  # split: a fake token, not a secret
 }
 
 
