@@ -6,11 +6,11 @@ Returns plain values (markdown, ``[(title, image path)]``) for ``coit_hf.hub.car
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from coit_hf.errors import InputError
+from coit_hf.jsonfile import read_json
 
 
 def card_section(alignment_dir_or_json: str | os.PathLike) -> tuple[str, list[tuple[str, str]]]:
@@ -18,10 +18,7 @@ def card_section(alignment_dir_or_json: str | os.PathLike) -> tuple[str, list[tu
     path = Path(alignment_dir_or_json)
     if path.is_dir():
         path = path / "alignment.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read alignment result: {exc}", path=path) from None
+    data = read_json(path, missing="alignment result not found (run `coit-hf align --output-dir DIR` first)")
     try:
         summary = data["summary"]
         best = int(summary["best_layer_by_gap"])

@@ -8,7 +8,6 @@ tokens, so it is still caught when a training row contains it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from coit_hf.data.sources import iter_jsonl, iter_text_lines
 from coit_hf.errors import InputError
+from coit_hf.jsonfile import read_json
 from coit_hf.scripts import dominant_script
 
 logger = logging.getLogger(__name__)
@@ -127,10 +127,7 @@ class Decontaminator:
 
 def iter_squad_texts(path: Path) -> Iterator[str]:
     """Contexts and questions of a SQuAD-format file (XQuAD, MLQA)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read SQuAD-format JSON: {exc}", path=path) from None
+    data = read_json(path, missing="evaluation file not found")
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise InputError("expected SQuAD-format JSON with a 'data' list", path=path)
     for article in data["data"]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from coit_hf.errors import InputError
 from coit_hf.evaluation.results import load_results, split_task_name
+from coit_hf.jsonfile import read_json
 
 # Metrics shown per benchmark family, in order; the first present in the results is used for each.
 QA_METRICS = ("substring", "exact_match", "f1", "fidelity")
@@ -92,12 +93,7 @@ def build_report(runs: list[str | os.PathLike[str]], baseline: str | os.PathLike
 def _load_comparison(path: str | os.PathLike[str]) -> dict[str, Any]:
     p = Path(path)
     p = p / "compare.json" if p.is_dir() else p
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("comparison not found (run `coit-hf compare --output-dir DIR` first)", path=p) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg}", path=p, line=exc.lineno) from None
+    data = read_json(p, missing="comparison not found (run `coit-hf compare --output-dir DIR` first)")
     if not isinstance(data, dict) or not isinstance(data.get("languages"), dict):
         raise InputError("not a compare.json (needs a `languages` mapping)", path=p, field="languages")
     return data

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from coit_hf.errors import InputError
+from coit_hf.jsonfile import read_json
 
 RESULTS_FILE = "coit_results.json"
 GENERATIONS_FILE = "coit_generations.jsonl"
@@ -31,12 +31,7 @@ def load_results(path_or_dir: str | os.PathLike[str]) -> dict[str, Any]:
     notes. Missing optional keys are filled with empty values. Raises :class:`InputError` naming the file and key.
     """
     path = results_path(path_or_dir)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("results file not found (run `coit-hf eval --output-dir DIR` first)", path=path) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    data = read_json(path, missing="results file not found (run `coit-hf eval --output-dir DIR` first)")
     if not isinstance(data, dict):
         raise InputError("expected a JSON object", path=path)
     for key in REQUIRED_KEYS:

@@ -36,6 +36,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from coit_hf.errors import ConfigError, InputError
+from coit_hf.jsonfile import read_json
 from coit_hf.languages import get_language, language_codes
 
 logger = logging.getLogger(__name__)
@@ -149,12 +150,7 @@ def _file_key(path: Path, extra: str) -> str:
 def read_squad_json(path: str | os.PathLike[str]) -> list[dict]:
     """Flatten a SQuAD v1.1 JSON file into rows {id, context, question, answers: {text, answer_start}}."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("SQuAD JSON file not found", path=path) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    data = read_json(path, missing="SQuAD JSON file not found")
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise InputError("expected a SQuAD JSON object with a 'data' list", path=path, field="data")
     rows = []

@@ -16,6 +16,7 @@ from typing import Any
 from huggingface_hub import ModelCard, ModelCardData
 
 from coit_hf.errors import CoitError, InputError
+from coit_hf.jsonfile import read_json
 from coit_hf.languages import get_language
 
 logger = logging.getLogger(__name__)
@@ -81,22 +82,10 @@ def hyperparameters_from_args(training_args: Any, world_size: int = 1) -> dict[s
 
 
 def load_eval_results(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read contract-3 ``coit_results.json`` (a file or its folder), via the eval room's loader when present."""
-    if importlib.util.find_spec("coit_hf.evaluation.results") is not None:
-        from coit_hf.evaluation.results import load_results  # noqa: PLC0415 - optional later stage
+    """Read contract-3 ``coit_results.json`` (a file or its folder) with the evaluation stage's checked loader."""
+    from coit_hf.evaluation.results import load_results  # noqa: PLC0415 - only cards with results need it
 
-        loaded = load_results(path)
-        return loaded if isinstance(loaded, dict) else dict(getattr(loaded, "__dict__", {}))
-    p = Path(path)
-    if p.is_dir():
-        p = p / "coit_results.json"
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read evaluation results: {exc}", path=p) from exc
-    if not isinstance(data, dict) or not isinstance(data.get("tasks"), dict):
-        raise InputError("not a coit_results.json (needs a `tasks` mapping)", path=p, field="tasks")
-    return data
+    return load_results(path)
 
 
 def _eval_table(results: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -215,13 +204,7 @@ def write_model_card(info: CardInfo, folder: str | os.PathLike[str]) -> Path:
 def read_card_info(folder: str | os.PathLike[str]) -> CardInfo:
     """The :class:`CardInfo` a folder's card was last written from (``coit_card.json``)."""
     path = Path(folder) / CARD_STATE
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no coit-hf card state here: was this folder written by recipes/sft_coit.py?",
-                         path=path) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    state = read_json(path, missing="no coit-hf card state here: was this folder written by recipes/sft_coit.py?")
     known = set(CardInfo.__dataclass_fields__)
     state = {k: v for k, v in state.items() if k in known}
     state["attachments"] = [CardAttachment(a["title"], str(Path(folder) / a["path"])) for a in state.get("attachments", [])]

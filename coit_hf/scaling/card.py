@@ -6,20 +6,17 @@ or a recipe's ``card_attachments: ["TITLE=PATH"]`` can take them without this st
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from coit_hf.errors import InputError
+from coit_hf.jsonfile import read_json
 
 
 def card_section(fits_path: str | os.PathLike) -> tuple[str, list[tuple[str, str]]]:
     """Markdown table of the fitted laws in ``fits.json`` (from ``coit-hf scaling fit``) and the plots to attach."""
     path = Path(fits_path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read fits: {exc}", path=path) from None
+    data = read_json(path, missing="fits file not found (run `coit-hf scaling fit` first)")
     fits = data.get("fits") or {}
     if not fits:
         raise InputError("no fits in the file", path=path, field="fits")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from coit_hf.errors import InputError
+from coit_hf.jsonfile import read_json
 from coit_hf.scaling.laws import FitResult
 
 logger = logging.getLogger(__name__)
@@ -219,12 +220,7 @@ def write_json(data: Any, path: str | os.PathLike) -> Path:
 def read_fits(path: str | os.PathLike) -> dict[str, FitResult]:
     """Read the selected fits from a ``scaling fit`` output (``{"fits": {lang: {...}}}``)."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError("fits file not found", path=path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    data = read_json(path, missing="fits file not found")
     fits = data.get("fits") if isinstance(data, dict) else None
     if not isinstance(fits, dict) or not fits:
         raise InputError("expected a 'fits' object keyed by language", path=path, field="fits")
@@ -239,10 +235,7 @@ def read_similarity(path: str | os.PathLike, *, pivot: str = "en", layer: str | 
     ``layer`` (an index, ``"middle"``, or ``"best"`` = the layer with the largest mean gap).
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read similarity JSON: {exc}", path=path) from None
+    data = read_json(path, missing="similarity JSON not found")
     if isinstance(data, dict) and "pairs" in data and "layers" in data:
         from coit_hf.analysis.alignment import similarity_by_language
 
