@@ -29,9 +29,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "eval", help="Evaluate a model on coit XQuAD/MLQA/Flores-101/MI-Eval tasks with lighteval (offline-safe).",
         description="Runs coit tasks through lighteval's Pipeline without importing lighteval's built-in task "
-        "modules; writes OUTPUT_DIR/coit_results.json plus lighteval's results/details.",
+        "modules; writes OUTPUT_DIR/coit_results.json plus lighteval's results/details. "
+        "`coit-hf eval prepare --tasks ... --output DIR` downloads the tasks' data once (pinned Hub files, row counts "
+        "checked, manifest.json with revisions and sha256); `coit-hf eval --data-dir DIR` then runs offline.",
     )
-    p.add_argument("--model", required=True, help="Local model folder or Hub id (or the served name with --backend endpoint).")
+    p.add_argument("action", nargs="?", choices=("prepare",),
+                   help="prepare: download and check the data of --tasks into --output (no model needed).")
+    p.add_argument("--model", help="Local model folder or Hub id (or the served name with --backend endpoint).")
+    p.add_argument("--output", default=None, help="eval prepare: folder to write the data and manifest.json into.")
+    p.add_argument("--expected-rows", action="append", default=[], metavar="FAMILY=N",
+                   help="eval prepare: rows each language must have, replacing the benchmark's known count.")
     p.add_argument("--tasks", required=True,
                    help="Comma-separated tasks, e.g. coit_xquad:zh,coit_mlqa:hi,coit_flores101:en-zh,coit_mieval:ar ('|0' allowed).")
     p.add_argument("--bootstrap-iters", type=int, default=0,
@@ -47,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--source", action="append", default=[], metavar="FAMILY=PATH_OR_ID[?config=..&split=..&revision=..]",
                    help=f"Override a data source ({', '.join(FAMILIES)}); '{{lang}}' is filled per language.")
     p.add_argument("--data-dir", default=None,
-                   help="Folder with xquad/ (SQuAD JSON), mlqa/ and flores101/ (one sentence per line per language).")
+                   help="Folder written by `coit-hf eval prepare` (offline), or one with xquad/ (SQuAD JSON), mlqa/ and "
+                   "flores101/ (one sentence per line per language).")
     p.add_argument("--languages-file", action="append", default=[], help="Extra language registry YAML/JSON.")
     p.add_argument("--batch-size", type=int, default=None, help="Generation batch size (default: lighteval's).")
     p.add_argument("--device", default="cpu", help="Device for the accelerate backend (cpu, cuda, ...).")
@@ -71,8 +79,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     register_compare(subparsers)
 
 
+def _expected_rows(items: list[str]) -> dict[str, int]:
+    out = {}
+    for item in items:
+        family, sep, value = item.partition("=")
+        if not sep or not value.isdigit():
+            raise ConfigError(f"--expected-rows expects FAMILY=N (e.g. mlqa=5137), got {item!r}")
+        out[family] = int(value)
+    return out
+
+
+def run_prepare(args: argparse.Namespace, sources: dict) -> int:
+    """Handle `coit-hf eval prepare`."""
+    from coit_hf.evaluation.prepare import prepare
+
+    if not args.output:
+        raise ConfigError("eval prepare needs --output DIR (the folder `coit-hf eval --data-dir DIR` reads)")
+    manifest = prepare(args.tasks.split(","), args.output, sources, _expected_rows(args.expected_rows))
+    for name, entry in sorted(manifest["files"].items()):
+        where = f"{entry.get('repo')}@{(entry.get('commit') or entry.get('revision') or '')[:12]}"
+        print(f"{name}: {entry['rows']} rows, {entry.get('benchmark')} from {where}")
+    print(f"manifest: {args.output}/manifest.json  (then: coit-hf eval --data-dir {args.output} ...)")
+    return 0
+
+
 def run_eval(args: argparse.Namespace) -> int:
-    """Handle `coit-hf eval`."""
+    """Handle `coit-hf eval` and `coit-hf eval prepare`."""
     from coit_hf.evaluation.runner import EvalSettings, run_evaluation
     from coit_hf.evaluation.sources import data_dir_sources, parse_source
     from coit_hf.languages import load_language_file
@@ -81,6 +113,10 @@ def run_eval(args: argparse.Namespace) -> int:
         load_language_file(path)
     sources = data_dir_sources(args.data_dir) if args.data_dir else {}
     sources.update(dict(parse_source(s) for s in args.source))
+    if args.action == "prepare":
+        return run_prepare(args, sources)
+    if not args.model:
+        raise ConfigError("coit-hf eval needs --model (a local model folder or Hub id)")
     settings = EvalSettings(
         model=args.model, tasks=args.tasks.split(","), output_dir=args.output_dir, max_samples=args.max_samples,
         backend=args.backend, prompt_format=args.prompt_format, metadata=_metadata(args.metadata), sources=sources,

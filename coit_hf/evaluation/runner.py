@@ -250,6 +250,25 @@ def collect_results(
     }
 
 
+def data_sources(configs: list) -> dict[str, dict]:
+    """``{task: provenance}`` of the tasks whose rows came from a materialised folder (repo, revision, commit,
+    files with sha256, rows; file names only, never absolute paths)."""
+    from coit_hf.evaluation.sources import read_provenance
+
+    out = {}
+    for config in configs:
+        provenance = read_provenance(config.hf_repo) if os.path.isdir(config.hf_repo) else None
+        if provenance is not None:
+            out[config.name] = provenance
+    return out
+
+
+def benchmark_version_notes(sources: dict[str, dict]) -> list[str]:
+    """A note per task whose data is another version of its benchmark (e.g. Flores-200 rows for coit_flores101)."""
+    return [f"{task}: data from {s.get('repo')} is benchmark {s['benchmark']!r}, not {s['family']!r}"
+            for task, s in sources.items() if s.get("benchmark") and s.get("benchmark") != s.get("family")]
+
+
 def write_results(results: dict, output_dir: str | os.PathLike[str]) -> Path:
     """Write ``coit_results.json`` atomically (temp file + rename) and return its path."""
     out = Path(output_dir)
@@ -323,6 +342,8 @@ def run_evaluation(settings: EvalSettings, *, model=None) -> dict:
 
         logger.info("wrote %s", write_generations(generation_rows(pipeline.get_details()), output_dir))
     results = collect_results(pipeline.get_results(), settings, notes, counts)
+    results["data_sources"] = data_sources(configs)
+    notes.extend(benchmark_version_notes(results["data_sources"]))
     path = write_results(results, output_dir)
     logger.info("wrote %s", path)
     return results

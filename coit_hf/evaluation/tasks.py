@@ -190,11 +190,12 @@ def _config(name: str, prompt_fn, source: DataSource, metric_list: list, generat
 
 def build_task_config(
     name: str, prompt_format: str = "paper", sources: dict[str, DataSource] | None = None,
-    with_spbleu: bool | None = None, generation_size: int | None = None,
+    with_spbleu: bool | None = None, generation_size: int | None = None, download: bool = True,
 ) -> LightevalTaskConfig:
     """The LightevalTaskConfig of one coit task name (``coit_xquad:zh``; a ``|fewshot`` suffix is ignored).
 
-    ``generation_size`` overrides the maximum new tokens (defaults: 64 for QA, 256 for translation).
+    ``generation_size`` overrides the maximum new tokens (defaults: 64 for QA, 256 for translation). With
+    ``download=False`` Hub data is used only when an earlier run downloaded it (ConfigError otherwise).
     """
     build_prompt("", "", prompt_format)  # validates the format
     name = name.split("|")[0]
@@ -202,12 +203,12 @@ def build_task_config(
     family = family.removeprefix("coit_")
     resolved = resolve_sources(sources)
     if family in ("xquad", "mlqa") and lang_part:
-        source = materialize(family, resolved[family], (lang_part,))
+        source = materialize(family, resolved[family], (lang_part,), download=download)
         prompt_fn = functools.partial(qa_prompt, lang=lang_part, prompt_format=prompt_format)
         return _config(name, prompt_fn, source, [qa_metric(lang_part)], generation_size or QA_GENERATION_SIZE)
     if family == "flores101" and "-" in lang_part:
         src, tgt = lang_part.split("-", 1)
-        source = materialize(family, resolved[family], (src, tgt))
+        source = materialize(family, resolved[family], (src, tgt), download=download)
         prompt_fn = functools.partial(translation_prompt, src=src, tgt=tgt, prompt_format=prompt_format)
         spbleu = metrics.spbleu_available() if with_spbleu is None else with_spbleu
         return _config(name, prompt_fn, source, translation_metrics(tgt, spbleu), generation_size or MT_GENERATION_SIZE)
@@ -228,14 +229,15 @@ def build_tasks_table(
 
 
 def _module_tasks_table() -> list[LightevalTaskConfig]:
-    """Every coit task whose data source can be resolved; tasks a local override does not cover are left out."""
+    """Every coit task whose data is at hand without a download (local sources, or Hub data an earlier run fetched);
+    the others are left out with a log line (importing this module never touches the network)."""
     from coit_hf.evaluation.mieval import task_names as mieval_task_names
 
     fmt = os.environ.get(PROMPT_FORMAT_ENV, "paper")
     table = []
     for name in [*task_names(), *mieval_task_names()]:  # coit_mieval:* only where a mieval source is configured
         try:
-            table.append(build_task_config(name, fmt))
+            table.append(build_task_config(name, fmt, download=False))
         except (InputError, ConfigError) as exc:  # e.g. a local folder holding only some languages
             logger.info("coit task %s left out of TASKS_TABLE: %s", name, exc)
     return table
