@@ -14,6 +14,7 @@ import logging
 import os
 from dataclasses import dataclass
 
+from coit_hf.data.public_sources import hf_url
 from coit_hf.errors import InputError
 from coit_hf.languages import get_language
 
@@ -122,13 +123,6 @@ def resolve_commit(repo: str, revision: str) -> str:
     from huggingface_hub import HfApi
 
     return HfApi(endpoint=datasets.config.HF_ENDPOINT).dataset_info(repo, revision=revision).sha
-
-
-def hf_url(repo: str, revision: str, path: str) -> str:
-    """``hf://datasets/<repo>@<revision>/<path>`` (a ``refs/...`` revision is percent-encoded, as HfFileSystem does)."""
-    from urllib.parse import quote
-
-    return f"hf://datasets/{repo}@{quote(revision, safe='')}/{path}"
 
 
 def sha256_of(path: str | os.PathLike[str]) -> str:
