@@ -192,10 +192,11 @@ class HubServer:
             tmp.replace(path)
         return sha
 
-    def _commit(self, repo: Repo, branch: str, files: dict[str, Entry], title: str, message: str, author: str) -> str:
+    def _commit(self, repo: Repo, branch: str, files: dict[str, Entry], title: str, message: str, author: str,
+                oid: str | None = None) -> str:
         parent = repo.branches.get(branch)
         seed = json.dumps([parent, title, time.time_ns(), sorted((p, e.sha256) for p, e in files.items())])
-        oid = hashlib.sha1(seed.encode()).hexdigest()
+        oid = oid or hashlib.sha1(seed.encode()).hexdigest()
         repo.commits[oid] = Commit(oid, parent, files, title, message, author, _now())
         repo.branches[branch] = oid
         return oid
@@ -206,6 +207,22 @@ class HubServer:
             pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize {len(data)}\n".encode()
             return Entry(sha, len(data), git_blob_oid(pointer), True)
         return Entry(sha, len(data), git_blob_oid(data), False)
+
+    def seed_repo(self, repo_type: str, repo_id: str, files: dict[str, bytes], *, branch: str = "main",
+                  commit: str | None = None, title: str = "seed") -> str:
+        """Server-side commit of ``files`` to ``branch`` of ``repo_id`` (created, public, when missing), optionally
+        with a given commit id (to copy a real repo's pinned revision); any namespace, no user needed. A branch that
+        does not exist yet (e.g. ``refs/convert/parquet``) starts empty. Returns the commit id."""
+        with self._lock:
+            repo = self.repos.get((repo_type, repo_id))
+            if repo is None:
+                repo = Repo(repo_type, repo_id, False, _now())
+                self.repos[(repo_type, repo_id)] = repo
+            base = dict(repo.commits[repo.branches[branch]].files) if branch in repo.branches else \
+                {".gitattributes": self._entry(GITATTRIBUTES, False)}
+            for path, data in files.items():
+                base[path] = self._entry(data, path.endswith(LFS_SUFFIXES) or len(data) >= LFS_MIN_SIZE)
+            return self._commit(repo, branch, base, title, "", "seed", oid=commit)
 
     # ---------------------------------------------------------------- dispatch
     def handle(self, req: Request) -> Response:
