@@ -127,3 +127,33 @@ def test_module_tasks_table_never_downloads(real_hub, monkeypatch):
     with pytest.raises(ConfigError, match="eval prepare"):
         tasks.build_task_config("coit_xquad:zh", download=False)
     assert all(c.name.startswith("coit_") for c in tasks._module_tasks_table())
+
+
+@pytest.mark.slow
+def test_prepare_then_offline_eval_records_revisions(real_hub, tiny_model_dir, tmp_path):
+    """`coit-hf eval prepare` against the real-layout Hub, then `coit-hf eval --data-dir` with the Hub unreachable."""
+    data = tmp_path / "evaldata"
+    task_list = "coit_xquad:zh,coit_mlqa:zh,coit_flores101:en-zh"
+    env = {**real_hub.env, sources.CACHE_ENV: str(tmp_path / "cache1")}
+    done = subprocess.run([sys.executable, "-m", "coit_hf.cli", "eval", "prepare", "--tasks", task_list,
+                           "--output", str(data)], env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "mlqa/zh.parquet: 5137 rows, mlqa from google/xtreme@5d0e5de8d9e0" in done.stdout
+    offline = {k: v for k, v in os.environ.items() if k not in ("HF_ENDPOINT", "HF_TOKEN")}
+    offline |= {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", sources.CACHE_ENV: str(tmp_path / "cache2")}
+    done = subprocess.run([sys.executable, "-m", "coit_hf.cli", "eval", "--model", str(tiny_model_dir), "--tasks",
+                           task_list, "--data-dir", str(data), "--max-samples", "2", "--max-new-tokens", "4",
+                           "--output-dir", str(tmp_path / "out"), "--no-details"],
+                          env=offline, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "out" / "coit_results.json").read_text())
+    assert set(results["tasks"]) == set(task_list.split(","))
+    found = results["data_sources"]
+    assert found["coit_xquad:zh"]["revision"] == found["coit_xquad:zh"]["commit"] == \
+        hub_sources.XQUAD_CANDIDATES[0].revision
+    assert (found["coit_mlqa:zh"]["repo"], found["coit_mlqa:zh"]["rows"]) == ("google/xtreme", 5137)
+    flores = found["coit_flores101:en-zh"]
+    assert (flores["benchmark"], flores["revision"], flores["local"]) == (
+        "flores101", "refs/convert/parquet", "flores101/en.parquet,flores101/zh.parquet")
+    assert len(flores["commit"]) == 40 and len(flores["files"]) == 2
+    assert str(tmp_path) not in json.dumps(found)  # no absolute paths
