@@ -92,16 +92,14 @@ def test_flores_text_folder_and_jsonl_sources(tmp_path, shared_benchmarks):
         sources.materialize("flores101", sources.DataSource(str(tmp_path / "flores"), split="devtest"), ("en", "zh"))
 
 
-def test_hub_defaults_load_with_plain_load_dataset_arguments():
-    config = tasks.build_task_config("coit_xquad:zh", sources={})
+def test_generation_size_and_source_syntax(shared_benchmarks):
+    family, source = sources.parse_source(f"xquad={shared_benchmarks / 'xquad'}")
+    config = tasks.build_task_config("coit_xquad:zh", sources={family: source})
     assert config.generation_size == tasks.QA_GENERATION_SIZE
-    assert tasks.build_task_config("coit_xquad:zh", sources={}, generation_size=7).generation_size == 7
-    assert (config.hf_repo, config.hf_subset, config.evaluation_splits) == ("google/xquad", "xquad.zh", ("validation",))
-    mlqa = tasks.build_task_config("coit_mlqa:hi", sources={})
-    assert (mlqa.hf_repo, mlqa.hf_subset, mlqa.evaluation_splits) == ("facebook/mlqa", "mlqa.hi.hi", ("test",))
+    assert tasks.build_task_config("coit_xquad:zh", sources={family: source}, generation_size=7).generation_size == 7
     family, src = sources.parse_source("flores101=openlanguagedata/flores_plus?config=default&split=devtest&revision=v2")
-    flores = tasks.build_task_config("coit_flores101:en-zh", sources={family: src})
-    assert (flores.hf_repo, flores.hf_subset, flores.hf_revision) == ("openlanguagedata/flores_plus", "default", "v2")
+    assert (family, src.path, src.config, src.split, src.revision) == (
+        "flores101", "openlanguagedata/flores_plus", "default", "devtest", "v2")
     with pytest.raises(ConfigError):
         sources.parse_source("squad=foo")
 
@@ -127,12 +125,15 @@ def test_thai_added_by_configuration_gets_its_xquad_task(tmp_path):
         "t = cfg['coit_xquad:th']\n"
         "row = datasets.load_dataset(t.hf_repo, t.hf_subset)[t.evaluation_splits[0]][0]\n"
         "doc = t.prompt_function(row, t.name)\n"
-        "print(json.dumps({'names': sorted(cfg), 'query': doc.query, 'gold': doc.get_golds()[0]}))\n"
+        "print(json.dumps({'names': sorted(cfg), 'all': tasks.task_names(), 'query': doc.query,"
+        " 'gold': doc.get_golds()[0]}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert "coit_xquad:th" in result["names"] and "coit_flores101:en-th" in result["names"]
+    assert "coit_xquad:th" in result["names"] and "coit_flores101:en-th" in result["all"]
+    # Hub-default tasks (Flores here) join TASKS_TABLE only once their data was downloaded: import never downloads
+    assert "coit_flores101:en-th" not in result["names"]
     assert "coit_xquad:zh" not in result["names"]  # the local file covers Thai only: other XQuAD tasks left out
     assert "ย่อหน้า: กรุงเทพมหานคร" in result["query"] and "คำถาม:" in result["query"]
     assert result["gold"] == "กรุงเทพมหานคร"
