@@ -74,8 +74,8 @@ def seed_xtreme(server: HubServer, benchmarks: Path, langs=("zh",)) -> None:
 
 
 def seed_facebook_mlqa(server: HubServer) -> None:
-    """facebook/mlqa: only the loading script on main (mlqa.py, README.md, .gitattributes; head 397ed40 per
-    https://huggingface.co/datasets/facebook/mlqa/tree/main as summarised in shared EXTERNAL_SOURCES.md)."""
+    """facebook/mlqa: only the loading script on main (mlqa.py, README.md, .gitattributes; head 397ed40,
+    https://huggingface.co/datasets/facebook/mlqa/tree/main)."""
     if not _seeded(server, "facebook/mlqa"):
         server.seed_repo("dataset", "facebook/mlqa", {"mlqa.py": SCRIPT, "README.md": b"# MLQA\n"}, title="script")
 
@@ -128,8 +128,10 @@ def seed_bactrian_x(server: HubServer, benchmarks: Path, langs=("ar", "hi", "tr"
 
 
 def seed_parquet_repos(server: HubServer, benchmarks: Path, langs=("ar", "el", "hi", "tr", "vi", "zh")) -> None:
-    """sentence-transformers/parallel-sentences-wikimatrix (configs en-<x>, columns english/non_english) and
-    tatsu-lab/alpaca (data/train-*.parquet): Parquet repos loaded by id (layouts per shared EXTERNAL_SOURCES.md)."""
+    """sentence-transformers/parallel-sentences-wikimatrix: en-<x>/{train,dev}-00000-of-00001.parquet, columns
+    english/non_english, README configs
+    (https://huggingface.co/datasets/sentence-transformers/parallel-sentences-wikimatrix/tree/main/en-el); and
+    tatsu-lab/alpaca: data/train-*.parquet (layout not re-checked against its tree page: unverified)."""
     udhr = udhr_rows(benchmarks)
     if not _seeded(server, "sentence-transformers/parallel-sentences-wikimatrix"):
         files, configs = {}, []

@@ -45,7 +45,7 @@ def test_uncovered_language_fails_before_any_download(real_hub):
     with pytest.raises(ConfigError, match="MBZUAI/Bactrian-X has no English-el data; it has: af, ar") as caught:
         bactrian_x_source("el")
     assert "--alpaca-x" in str(caught.value)
-    with pytest.raises(ConfigError, match="news_commentary has no English-tr data; it has: ar, zh"):
+    with pytest.raises(ConfigError, match="news_commentary has no English-tr data; it has: ar, cs, de"):
         news_commentary_source("tr")
     with pytest.raises(ConfigError, match="Bactrian-X has no English-el"):
         coit_corpus_sources("el")  # Greek needs a user Alpaca file

@@ -16,13 +16,17 @@ from coit_hf.errors import ConfigError
 
 NEWS_COMMENTARY_ID = "Helsinki-NLP/news_commentary"
 """OPUS News-Commentary on the Hub (Parquet; configs are language pairs in alphabetical order, ``translation`` layout)."""
-# Of the paper's languages only ar-en (83k) and en-zh (69k) exist (dataset card, per shared EXTERNAL_SOURCES notes;
-# the repo's pairs with other languages are not listed here: unverified).
-NEWS_COMMENTARY_LANGUAGES = ("ar", "zh")
+# Twelve languages, all pairs: ar cs de en es fr it ja nl pt ru zh ("Convert dataset to Parquet (#3)" tree,
+# https://huggingface.co/datasets/Helsinki-NLP/news_commentary/tree/bbaf548083e788e0e6d2ca68efc325283fe2aff5, verified;
+# ar-en and en-zh folders verified, the other en pairs by the all-pairs layout). Of the paper's six: only ar and zh.
+NEWS_COMMENTARY_LANGUAGES = ("ar", "cs", "de", "es", "fr", "it", "ja", "nl", "pt", "ru", "zh")
 WIKIMATRIX_ID = "sentence-transformers/parallel-sentences-wikimatrix"
 """WikiMatrix on the Hub (Parquet; configs ``en-<x>``; columns ``english`` / ``non_english``)."""
-# Configs en-{ar,el,hi,tr,vi,zh} among others (dataset card; other pairs exist, not listed: unverified).
+# Folders en-ar, en-el, en-hi (tree .../parallel-sentences-wikimatrix/tree/ae72ef667c4bbc6243e81150109c20e24fcc6366),
+# en-tr (tree .../tree/refs%2Fconvert%2Fparquet/en-tr), vi and zh (README language list at 74a4cb1): verified. The
+# repo has 35+ other pairs, not listed here.
 WIKIMATRIX_LANGUAGES = ("ar", "el", "hi", "tr", "vi", "zh")
+# Parquet data/train-*.parquet, loaded by id (no script): layout not re-checked against a stored Hub page (unverified).
 ALPACA_EN_ID = "tatsu-lab/alpaca"
 """Stanford Alpaca (English; CC BY-NC 4.0)."""
 
@@ -124,7 +128,7 @@ def coit_corpus_sources(lang: str, *, alpaca_x: str | None = None, alpaca_en: st
     covers ``lang``), WikiMatrix and OPUS-100; English Alpaca; translated Alpaca (``alpaca_x``, default Bactrian-X).
     Raises ConfigError before any download when a needed source lacks ``lang`` or no translation source is left."""
     translation = []
-    if lang in NEWS_COMMENTARY_LANGUAGES:
+    if lang in NEWS_COMMENTARY_LANGUAGES:  # of the paper's six: ar and zh only
         translation.append(news_commentary_source(lang, max_rows=max_rows))
     if wikimatrix:
         translation.append(wikimatrix_source(lang, max_rows=max_rows))
