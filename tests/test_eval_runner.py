@@ -172,11 +172,14 @@ def test_lighteval_cli_with_custom_tasks_module_offline(tiny_model_dir, shared_b
     assert _tree(tiny_model_dir) == before and (tmp_path / "c" / "lighteval").is_dir()
 
 
-def test_custom_tasks_only_registry_skips_builtins():
+def test_custom_tasks_only_registry_skips_builtins(shared_benchmarks, monkeypatch):
     from lighteval.tasks.registry import Registry
 
+    from coit_hf.evaluation import tasks
     from coit_hf.evaluation.lighteval_entry import custom_tasks_only
 
+    # Hub-default tasks enter TASKS_TABLE only once downloaded (import never downloads): use the local XQuAD files
+    monkeypatch.setattr(tasks, "TASKS_TABLE", tasks.build_tasks_table(["coit_xquad:zh"], sources=_real_sources(shared_benchmarks)))
     with custom_tasks_only():
         registry = Registry(tasks="coit_xquad:zh|0", custom_tasks="coit_hf.evaluation.tasks")
     assert list(registry.task_to_configs) == ["coit_xquad:zh"]
