@@ -89,3 +89,31 @@ def test_build_coit_corpus_script_for_greek(real_hub, tmp_path):
                              timeout=600)
     assert no_file.returncode != 0 and "has no English-el data" in no_file.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_data_build_config_with_hf_path_sources(real_hub, tmp_path, capsys):
+    """`coit-hf data build --config` with the same hf:// files the public-source functions name."""
+    from coit_hf.cli import main
+    from coit_hf.data.public_sources import BACTRIAN_X_REVISION, OPUS100_REVISION
+
+    config = tmp_path / "build.yaml"
+    config.write_text(f"""name: coit-tr
+validation_size: 2
+sources:
+  - type: hf
+    path: parquet
+    data_files: {{train: "hf://datasets/Helsinki-NLP/opus-100@{OPUS100_REVISION}/en-tr/train-00000-of-00001.parquet"}}
+    src_lang: en
+    tgt_lang: tr
+  - type: hf
+    kind: instruction
+    path: json
+    data_files: {{train: "hf://datasets/MBZUAI/Bactrian-X@{BACTRIAN_X_REVISION}/data/tr.json.gz"}}
+    lang: tr
+""", encoding="utf-8")
+    assert main(["data", "build", "--config", str(config), "--output", str(tmp_path / "corpus"), "--no-progress"]) == 0
+    import datasets
+
+    rows = datasets.load_dataset(str(tmp_path / "corpus"), "all", split="train")
+    subsets = set(rows["subset"])
+    assert {"translation_en-tr", "alpaca_tr"} <= subsets, subsets
