@@ -21,6 +21,10 @@ from coit_hf.languages import get_language
 logger = logging.getLogger(__name__)
 
 
+class RowCountError(InputError):
+    """A downloaded split has another row count than the benchmark's: a finding about the data, not a fallback."""
+
+
 @dataclass(frozen=True)
 class HubCandidate:
     """One place a benchmark's files live: repo, revision, a repo-relative path per language, and what it holds.
@@ -145,7 +149,8 @@ def read_hub_file(repo: str, commit: str, path: str, builder: str = "parquet") -
     return dataset.to_list(), sha256_of(local)
 
 
-def _qa_rows(rows: list[dict], where: str) -> list[dict]:
+def qa_rows(rows: list[dict], where: str) -> list[dict]:
+    """SQuAD-shaped rows ``{id, context, question, answers{text, answer_start}}`` from XQuAD/MLQA Parquet rows."""
     out = []
     for number, row in enumerate(rows, start=1):
         answers = row.get("answers") or {}
@@ -180,10 +185,10 @@ def fetch_language(candidate: HubCandidate, lang: str, commit: str | None = None
     commit = commit or resolve_commit(candidate.repo, candidate.revision)
     raw, sha = read_hub_file(candidate.repo, commit, path)
     where = hf_url(candidate.repo, commit, path)
-    rows = _sentence_rows(raw, candidate.text_column, where) if candidate.text_column else _qa_rows(raw, where)
+    rows = _sentence_rows(raw, candidate.text_column, where) if candidate.text_column else qa_rows(raw, where)
     expected = expected_rows(candidate.family, lang, row_overrides)
     if expected is not None and len(rows) != expected:
-        raise InputError(f"{len(rows)} rows, expected {expected} for {candidate.benchmark} {lang} {candidate.split} "
+        raise RowCountError(f"{len(rows)} rows, expected {expected} for {candidate.benchmark} {lang} {candidate.split} "
                          f"(a different file version? override with --expected-rows {candidate.family}=N)", path=where)
     provenance = {
         "family": candidate.family, "benchmark": candidate.benchmark, "repo": candidate.repo,
@@ -205,9 +210,9 @@ def fetch_first(family: str, langs: tuple[str, ...], row_overrides: dict[str, in
         try:
             commit = None if candidate.gated and not _hub_token() else resolve_commit(candidate.repo, candidate.revision)
             out = {lang: fetch_language(candidate, lang, commit, row_overrides) for lang in langs}
+        except RowCountError:
+            raise
         except InputError as exc:
-            if "rows, expected" in str(exc):  # a wrong count is a finding about the data, not a missing candidate
-                raise
             reasons.append(f"{candidate.label}: {exc}")
             continue
         except Exception as exc:  # noqa: BLE001 - any failure of one candidate moves on to the next, reason kept

@@ -458,7 +458,7 @@ def _materialize_hub_id(family: str, source: DataSource, langs: tuple[str, ...])
     """A user-named Hub dataset (id or ``hf://`` file path) read through ``datasets`` into the local cache."""
     import datasets
 
-    from coit_hf.evaluation.hub_sources import _qa_rows
+    from coit_hf.evaluation.hub_sources import qa_rows
 
     filled = source.for_language(langs[0]) if family != "flores101" else source
     key = f"hub-id|{family}|{filled.path}|{filled.config}|{filled.split}|{filled.revision}|{','.join(langs)}"
@@ -479,7 +479,7 @@ def _materialize_hub_id(family: str, source: DataSource, langs: tuple[str, ...])
         raise InputError(f"cannot load {family} source: {message}", path=filled.path) from exc
     rows = dataset.to_list()
     if family in ("xquad", "mlqa"):
-        rows = _qa_rows(rows, filled.path)
+        rows = qa_rows(rows, filled.path)
     provenance = {"family": family, "benchmark": family, "repo": filled.path, "revision": filled.revision,
                   "commit": None, "config": filled.config, "split": filled.split, "rows": len(rows), "files": [],
                   "local": None}
