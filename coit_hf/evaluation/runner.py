@@ -209,6 +209,9 @@ def build_model_config(settings: EvalSettings):
         device=settings.device,
         dtype=settings.dtype,
         override_chat_template=use_chat,
+        # The chat template writes its own special tokens (BOS included), as in training, where TRL encodes the
+        # rendered template without them; the paper's plain prompt gets BOS from the tokenizer, as the paper did.
+        add_special_tokens=not use_chat,
         model_loading_kwargs={"use_safetensors": True},  # no pickled weights; trust_remote_code stays False
         generation_parameters=GenerationParameters(temperature=0.0),
     )
