@@ -73,3 +73,13 @@ def test_wrong_language_filter_is_off_by_default_and_counts_rejections(udhr_segm
     assert both.check(english_answer) == "wrong_language"
     with pytest.raises(ConfigError, match="min_language_score"):
         QualityConfig(min_language_score=1.5)
+
+
+def test_fidelity_evaluate_module_names_its_detector():
+    evaluate = pytest.importorskip("evaluate")
+    from coit_hf.evaluation.metric_modules import module_path
+
+    fidelity = evaluate.load(module_path("coit_fidelity"))
+    plain = "Herkes yasa onunde esittir ve hicbir ayrim gozetilmeksizin yasanin esit korumasindan yararlanir."
+    assert fidelity.compute(predictions=[plain], lang="en") == {"fidelity": 0.0, "method": "script+lid.176.ftz"}
+    assert fidelity.compute(predictions=[plain], lang="en", method="script") == {"fidelity": 100.0, "method": "script"}
