@@ -225,6 +225,7 @@ def evaluate(model_dir: Path, options: DemoOptions, eval_files: dict[str, Path],
         sources=sources,
         metadata={"lang": lang, "stage": out.name, "label": "base model" if out.name == "before" else "after CoIT"},
         generation_size=options.max_new_tokens,
+        generation="fast",  # a short CPU demo: the fast profile's stop string, its own --max-new-tokens budget
     )
     results = run_evaluation(settings)
     nll = reference_nll_for(model_dir, options, eval_files["flores"])

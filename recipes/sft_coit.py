@@ -26,7 +26,7 @@ from coit_hf.hub.push import merge_adapter, push_folder
 from coit_hf.training.config import parse_recipe
 from coit_hf.training.data import load_training_data
 from coit_hf.training.modeling import prepare_model_and_tokenizer
-from coit_hf.training.preflight import run_preflight
+from coit_hf.training.preflight import align_template_bos, run_preflight
 from coit_hf.training.trainer import (
     build_card_info,
     build_trainer,
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Model and tokenizer: chat template, pad token (mean-initialised), EOS consistency
     model, tokenizer, added_token_ids = prepare_model_and_tokenizer(model_args, training_args)
+    align_template_bos(tokenizer)  # BOS in training exactly when the tokenizer adds it to evaluation prompts
     if script_args.preflight_examples > 0:
         run_preflight(tokenizer, dataset[script_args.dataset_train_split],
                       assistant_only_loss=training_args.assistant_only_loss,

@@ -16,6 +16,8 @@ from coit_hf.training.trainer import resolve_base_model_id
 RESULTS = {
     "model": "org/x-tiny-zh", "prompt_format": "paper", "max_samples": 50,
     "metadata": {"translation_pairs": 1000, "lang": "zh"}, "versions": {"lighteval": "0.13.0"},
+    "generation": {"profile": "paper"}, "name_style": "friendly", "qa_rules": {"coit_xquad:zh": "squad_v1.1"},
+    "fidelity_method": "script+lid.176.ftz",
     "tasks": {"coit_xquad:zh": {"substring": 41.5, "exact_match": 30.25, "f1": 44.0, "fidelity": 97.0, "n": 50},
               "coit_flores101:en-zh": {"chrf++": 20.5, "bleu": 8.75, "fidelity": 99.0, "n": 50}},
     "notes": ["spBLEU fell back to a script-aware BLEU because the flores101 SentencePiece model is offline."],
@@ -48,6 +50,7 @@ def test_card_has_metadata_data_hyperparameters_eval_and_citation(tmp_path: Path
     assert "| learning_rate | 2e-05 |" in text and "| global_batch_size | 128 |" in text
     assert "| coit_xquad:zh | 41.50 | 30.25 | 44.00 | 97.00 |" in text.replace("|  |", "| |")
     assert "spBLEU fell back" in text and "prompt format `paper`" in text
+    assert "generation `paper`" in text and "EM/F1 rules `squad_v1.1`" in text and "`script+lid.176.ftz`" in text
     assert "![Scaling fit](images/fit.png)" in text and (tmp_path / "model" / "images" / "fit.png").is_file()
     assert "zhu2023extrapolating" in text and "Intended use and limitations" in text
     assert "- transformers: " in text and "- trl: " in text

@@ -37,7 +37,7 @@ def test_real_data_run_with_tiny_model_offline(tiny_model_dir, shared_benchmarks
         model=str(tiny_model_dir),
         tasks=["coit_xquad:zh|0", "coit_xquad:hi", "coit_flores101:en-zh", "coit_flores101:zh-en"],
         max_samples=3, output_dir=str(tmp_path / "out"), sources=_real_sources(shared_benchmarks),
-        metadata={"translation_pairs": 1000, "lang": "zh"},
+        metadata={"translation_pairs": 1000, "lang": "zh"}, generation="fast",
     )
     results = runner.run_evaluation(settings)
     on_disk = load_results(tmp_path / "out")
@@ -52,12 +52,54 @@ def test_real_data_run_with_tiny_model_offline(tiny_model_dir, shared_benchmarks
     assert on_disk["prompt_format"] == "paper" and on_disk["max_samples"] == 3
     assert on_disk["metadata"] == {"translation_pairs": 1000, "lang": "zh"}
     assert on_disk["versions"]["lighteval"] == "0.13.0"
+    assert on_disk["generation"]["profile"] == "fast" and on_disk["name_style"] == "friendly"
+    assert on_disk["generation"]["max_new_tokens"]["coit_xquad:zh"] == 64
+    assert on_disk["qa_rules"] == {"coit_xquad:zh": "squad_v1.1", "coit_xquad:hi": "squad_v1.1"}
+    assert on_disk["fidelity_method"] == "script+lid.176.ftz"
     assert any("spBLEU" in n for n in on_disk["notes"]) == ("spbleu" not in mt)
     # lighteval's per-sample details are kept, the model folder is untouched, no built-in task module was imported
     assert list((tmp_path / "out" / "details").rglob("*coit_xquad:zh*.parquet"))
     assert _tree(tiny_model_dir) == before
     assert (tmp_path / "out" / ".lighteval_cache").is_dir()
     assert not [m for m in sys.modules if m.startswith("lighteval.tasks.tasks.")]
+
+
+@pytest.mark.slow
+def test_paper_generation_profile_with_tiny_model(tiny_model_dir, shared_benchmarks, tmp_path):
+    """The paper's protocol end to end on two samples: 512-token budget, no stop string, continuation stripped."""
+    settings = runner.EvalSettings(
+        model=str(tiny_model_dir), tasks=["coit_flores101:en-zh"], max_samples=2, output_dir=str(tmp_path / "out"),
+        sources=_real_sources(shared_benchmarks), batch_size=2,
+    )
+    assert settings.generation == "paper"  # the default with the paper's prompt format
+    results = runner.run_evaluation(settings)
+    assert results["generation"] == {"profile": "paper", "greedy": True,
+                                     "max_new_tokens": {"coit_flores101:en-zh": 512},
+                                     "stop_sequences": {"coit_flores101:en-zh": []}}
+    assert results["tasks"]["coit_flores101:en-zh"]["n"] == 2
+    import pandas as pd
+
+    details = pd.read_parquet(next((tmp_path / "out" / "details").rglob("*coit_flores101*.parquet")))
+    for _, row in details.iterrows():
+        text = row["model_response"]["text"][0]
+        assert "### Response:" not in text  # only the continuation, never the prompt
+
+
+def test_name_style_warning_reads_the_model_card_state(tmp_path, caplog):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / runner.MODEL_CARD_STATE).write_text(json.dumps({"datasets": [{"path": "c", "name_style": "iso"}]}))
+    settings = runner.EvalSettings(model=str(model), tasks=["coit_flores101:en-el"])
+    note = runner.name_style_note(settings, ["coit_flores101:en-el"])
+    assert note is not None and "iso" in note and "--name-style iso" in note
+    assert runner.name_style_note(settings, ["coit_xquad:el"]) is None  # QA prompts name no language
+    iso = runner.EvalSettings(model=str(model), tasks=["coit_flores101:en-el"], name_style="iso")
+    assert runner.name_style_note(iso, ["coit_flores101:en-el"]) is None
+    assert runner.trained_name_styles(str(tmp_path / "elsewhere")) == set()
+    with pytest.raises(ConfigError, match="name style"):
+        runner.EvalSettings(model="m", tasks=["coit_xquad:zh"], name_style="native")
+    with pytest.raises(ConfigError, match="generation"):
+        runner.EvalSettings(model="m", tasks=["coit_xquad:zh"], generation="slow")
 
 
 class _Oracle:

@@ -95,7 +95,7 @@ def test_flores_text_folder_and_jsonl_sources(tmp_path, shared_benchmarks):
 def test_generation_size_and_source_syntax(shared_benchmarks):
     family, source = sources.parse_source(f"xquad={shared_benchmarks / 'xquad'}")
     config = tasks.build_task_config("coit_xquad:zh", sources={family: source})
-    assert config.generation_size == tasks.QA_GENERATION_SIZE
+    assert config.generation_size == tasks.PROFILES["paper"].qa_tokens
     assert tasks.build_task_config("coit_xquad:zh", sources={family: source}, generation_size=7).generation_size == 7
     family, src = sources.parse_source("flores101=openlanguagedata/flores_plus?config=default&split=devtest&revision=v2")
     assert (family, src.path, src.config, src.split, src.revision) == (
@@ -156,3 +156,54 @@ def test_data_dir_and_cli_metadata(tmp_path, shared_benchmarks):
         "translation_pairs": 1000, "lang": "zh", "label": "x-zh"}
     with pytest.raises(ConfigError):
         _metadata(["novalue"])
+
+
+def _local_qa_sources(shared_benchmarks, tmp_path, lang: str) -> dict:
+    """XQuAD from the official files, and an MLQA-named copy of one of them (same SQuAD JSON shape)."""
+    mlqa = tmp_path / "mlqa"
+    mlqa.mkdir(exist_ok=True)
+    gold = (shared_benchmarks / "xquad" / f"xquad.{lang}.json").read_bytes()
+    (mlqa / f"test-context-{lang}-question-{lang}.json").write_bytes(gold)
+    return {"xquad": sources.DataSource(str(shared_benchmarks / "xquad")), "mlqa": sources.DataSource(str(mlqa))}
+
+
+@pytest.mark.parametrize("prompt_format", ["paper", "chat"])
+def test_generation_profiles(prompt_format, shared_benchmarks, tmp_path):
+    """paper: greedy up to 512 new tokens, no stop string (the paper's inference); fast: 64/256 and a stop string."""
+    local = _local_qa_sources(shared_benchmarks, tmp_path, "hi")
+    paper = {n: tasks.build_task_config(n, prompt_format, sources=local, generation="paper")
+             for n in ("coit_xquad:zh", "coit_mlqa:hi")}
+    for config in paper.values():
+        assert (config.generation_size, tuple(config.stop_sequence)) == (512, ())
+    fast = tasks.build_task_config("coit_xquad:zh", prompt_format, sources=local, generation="fast")
+    assert (fast.generation_size, tuple(fast.stop_sequence)) == (tasks.QA_GENERATION_SIZE, tasks.STOP_SEQUENCES)
+    default = tasks.build_task_config("coit_xquad:zh", prompt_format, sources=local)
+    assert default.generation_size == (512 if prompt_format == "paper" else tasks.QA_GENERATION_SIZE)
+    with pytest.raises(ConfigError, match="generation profile"):
+        tasks.build_task_config("coit_xquad:zh", prompt_format, sources=local, generation="slow")
+
+
+def test_translation_profiles_and_name_style(shared_benchmarks):
+    udhr = sources.DataSource(str(shared_benchmarks / "udhr" / "udhr_7way.jsonl"))
+    paper = tasks.build_task_config("coit_flores101:en-el", sources={"flores101": udhr}, generation="paper")
+    fast = tasks.build_task_config("coit_flores101:en-el", sources={"flores101": udhr}, generation="fast")
+    assert (paper.generation_size, tuple(paper.stop_sequence)) == (512, ())
+    assert (fast.generation_size, tuple(fast.stop_sequence)) == (tasks.MT_GENERATION_SIZE, tasks.STOP_SEQUENCES)
+    row = {"sentence_eng": "Hello.", "sentence_ell": "Γεια."}
+    friendly = tasks.translation_prompt(row, src="en", tgt="el")
+    iso = tasks.translation_prompt(row, src="en", tgt="el", name_style="iso")
+    assert "from English to Greek." in friendly.query
+    assert "from English to Modern Greek (1453-)." in iso.query
+    with pytest.raises(ConfigError, match="name style"):
+        tasks.build_task_config("coit_flores101:en-el", sources={"flores101": udhr}, name_style="native")
+
+
+def test_qa_tasks_use_their_benchmarks_official_rules(shared_benchmarks, tmp_path):
+    assert tasks.qa_rules_of("coit_mlqa:zh") == "mlqa_v1"
+    assert tasks.qa_rules_of("coit_xquad:zh|0") == "squad_v1.1"
+    assert tasks.qa_rules_of("coit_xquad:zh", "mlqa_v1") == "mlqa_v1"
+    assert tasks.qa_rules_of("coit_flores101:en-zh") is None
+    local = _local_qa_sources(shared_benchmarks, tmp_path, "zh")
+    scorer = tasks.build_task_config("coit_xquad:zh", sources=local).metrics[0].sample_level_fn
+    assert scorer.rules == "squad_v1.1"
+    assert tasks.build_task_config("coit_mlqa:zh", sources=local).metrics[0].sample_level_fn.rules == "mlqa_v1"

@@ -154,33 +154,25 @@ def test_language_gate_script_check_and_lid_label_mapping():
     gate = compare.LanguageGate()
     assert gate.passes(ZH_OK, "zh") and not gate.passes(EN_WRONG, "zh") and not gate.passes("", "zh")
     assert gate.passes("أعطني التقرير الآن من فضلك.", "ar") and not gate.passes(ZH_OK, "ar")
-    assert gate.describe()["detector"] == "script"
+    assert gate.describe() == {"detector": "script+fasttext", "lid_model": "lid.176.ftz", "threshold": 0.0}
+    # Han script but Japanese (kana): the script check passes, language identification does not.
+    assert not gate.passes("日本国憲法第九条は戦争放棄を定める", "zh")
+    script_only = compare.LanguageGate(use_lid=False)
+    assert script_only.passes("日本国憲法第九条は戦争放棄を定める", "zh")
+    assert script_only.describe()["detector"] == "script"
     assert compare.LanguageGate.label_matches("__label__zh", "zh")
     assert compare.LanguageGate.label_matches("__label__zho_Hans", "zh")
     assert compare.LanguageGate.label_matches("__label__arb_Arab", "ar")  # NLLB LID labels are Flores-200 codes
     assert compare.LanguageGate.label_matches("__label__ara", "ar")
     assert not compare.LanguageGate.label_matches("__label__ja", "zh")
     assert not compare.LanguageGate.label_matches("__label__en", "ar")
-
-    class Lid:  # what fasttext's model.predict returns: (labels, probabilities)
-        def predict(self, text, k=1):
-            return (("__label__ja",), [0.9]) if "です" in text else (("__label__zh",), [0.8])
-
-    gate._lid = Lid()
-    assert gate.passes(ZH_OK, "zh") and not gate.passes("日本語です中文", "zh")  # Han script, but LID says Japanese
-    gate.threshold = 0.85
+    gate.threshold = 1.01  # no probability reaches it
     assert not gate.passes(ZH_OK, "zh")
 
 
-def test_lid_model_needs_fasttext_or_names_the_missing_file(tmp_path):
-    try:
-        import fasttext  # noqa: F401
-    except ImportError:
-        with pytest.raises(ConfigError, match="pip install fasttext"):
-            compare.LanguageGate(str(tmp_path / "lid.176.bin"))
-    else:
-        with pytest.raises(InputError, match="not found"):
-            compare.LanguageGate(str(tmp_path / "lid.176.bin"))
+def test_lid_model_file_must_exist(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        compare.LanguageGate(str(tmp_path / "lid.176.bin"))
 
 
 # ------------------------------------------------------------------------------------------------ task family

@@ -56,6 +56,7 @@ def render_dataset_card(config: Any, report: dict[str, Any]) -> DatasetCard:
         language=codes, license=licenses[0] if len(licenses) == 1 and licenses[0] != "unknown" else "other",
         pretty_name=report["name"], task_categories=["text-generation", "translation"], size_categories=[size],
         tags=["coit", "cross-lingual-instruction-tuning", "alpaca"], configs=configs_metadata(),
+        coit_name_style=report.get("name_style", "friendly"),  # read back by training and `coit-hf eval`
     )
     template = resources.files("coit_hf.model_cards").joinpath(CARD_TEMPLATE)
     language_rows = []
@@ -77,3 +78,12 @@ def write_dataset_card(folder: str | Path, config: Any, report: dict[str, Any]) 
     path = Path(folder) / "README.md"
     path.write_text(str(render_dataset_card(config, report)) + "\n", encoding="utf-8")
     return path
+
+
+def corpus_name_style(folder: str | Path) -> str | None:
+    """The language-name style (``friendly``/``iso``) a local corpus folder's card records; None when unknown."""
+    card = Path(folder) / "README.md"
+    if not card.is_file():
+        return None
+    style = DatasetCard.load(card).data.to_dict().get("coit_name_style")
+    return style if isinstance(style, str) else None

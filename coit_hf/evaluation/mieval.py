@@ -94,7 +94,7 @@ def _row_filter(lang: str):
 
 def build_mieval_config(
     lang: str, prompt_format: str = "paper", sources: dict[str, DataSource] | None = None,
-    generation_size: int | None = None,
+    generation_size: int | None = None, stop_sequences: tuple[str, ...] | None = None,
 ) -> LightevalTaskConfig:
     """The LightevalTaskConfig of ``coit_mieval:{lang}`` (source from ``sources``/env; see module docstring)."""
     _tasks().build_prompt("", "", prompt_format)  # validates the format
@@ -116,7 +116,7 @@ def build_mieval_config(
         few_shots_select=None,
         metrics=[fid],
         generation_size=generation_size or GENERATION_SIZE,
-        stop_sequence=list(_tasks().STOP_SEQUENCES),
+        stop_sequence=list(_tasks().STOP_SEQUENCES if stop_sequences is None else stop_sequences),
         version=0,
     )
 

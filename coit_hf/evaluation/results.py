@@ -15,6 +15,16 @@ GENERATIONS_FILE = "coit_generations.jsonl"
 REQUIRED_KEYS = ("model", "prompt_format", "tasks")
 PROMPT_FORMATS = ("paper", "chat")
 """Values of ``prompt_format``: the paper's Alpaca prompt, or the model's chat template."""
+GENERATION_PROFILES = ("paper", "fast")
+"""Values of ``generation.profile``: the paper's (greedy, 512 new tokens, no stop string) or shorter budgets with a
+stop string (QA 64, translation 256 new tokens)."""
+NAME_STYLES = ("friendly", "iso")
+"""Language names in translation prompts: friendly ("Greek") or ISO 639-3 reference names ("Modern Greek (1453-)")."""
+
+
+def default_generation(prompt_format: str) -> str:
+    """The generation profile used when none is given: ``paper`` with the paper's prompt, else ``fast``."""
+    return "paper" if prompt_format == "paper" else "fast"
 
 
 def results_path(path_or_dir: str | os.PathLike[str]) -> Path:

