@@ -28,6 +28,7 @@ from coit_hf.errors import CoitError, ConfigError, InputError
 from coit_hf.evaluation import metrics
 from coit_hf.evaluation.results import PROMPT_FORMATS, RESULTS_FILE
 from coit_hf.evaluation.sources import DataSource
+from coit_hf.published import public_name
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +241,7 @@ def collect_results(
         entry["n"] = counts.get(f"{name}|0")
         tasks[name] = entry
     return {
-        "model": settings.model,
+        "model": public_name(settings.model),  # results are published with cards: never a machine path
         "prompt_format": settings.prompt_format,
         "max_samples": settings.max_samples,
         "metadata": dict(settings.metadata),
