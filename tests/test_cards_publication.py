@@ -164,3 +164,22 @@ def test_loopback_hub_accepts_the_card_metadata_and_refuses_a_broken_model_index
     broken = str(card).replace("    - type: f1\n", "    - name: no type\n", 1)
     answer = get_session().post(f"{hub.endpoint}/api/validate-yaml", json={"repoType": "model", "content": broken})
     assert answer.status_code == 400 and "metrics[" in answer.text
+
+
+def test_model_card_cli_adds_eval_results_and_alignment_comparison(tmp_path: Path):
+    from coit_hf.analysis.compare import compare_alignments, write_comparison
+    from coit_hf.cli import main
+
+    folder = write_model_card(_info(repo_id=None), tmp_path / "model").parent
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "coit_results.json").write_text(json.dumps(RESULTS))
+    summary = {"mean_gap": [0.0, 0.1], "mean_retrieval": [0.1, 0.5], "best_layer_by_gap": 1}
+    result = {"languages": ["en", "zh"], "n_sentences": 8, "chance_retrieval": 0.125, "summary": summary}
+    tuned = {**result, "summary": {**summary, "mean_gap": [0.0, 0.3]}}
+    write_comparison(compare_alignments({"base": result, "tuned": tuned}), tmp_path / "align")
+    assert main(["model", "card", str(folder), "--eval-results", str(tmp_path / "eval"), "--alignment",
+                 str(tmp_path / "align"), "--repo-id", "org/x-tiny-zh"]) == 0
+    card = ModelCard.load(folder / "README.md")
+    assert len(card.data.eval_results) == 5 and card.data.eval_results[0].source_url.endswith("org/x-tiny-zh")
+    assert "Layers where tuned gained most in gap over base: 1 (+0.2000)" in card.text
+    assert "![Alignment by layer, before and after tuning](images/alignment_compare.png)" in card.text

@@ -75,3 +75,13 @@ def comparison_card_section(compare_dir_or_json: str | os.PathLike) -> tuple[str
     plot = path.with_name(COMPARE_PNG)
     attachments = [("Alignment by layer, before and after tuning", str(plot))] if plot.is_file() else []
     return "\n".join(lines) + "\n", attachments
+
+
+def alignment_card_section(folder_or_json: str | os.PathLike) -> tuple[str, list[tuple[str, str]]]:
+    """The comparison section when ``folder_or_json`` holds an ``alignment_compare.json``, else the one-model one."""
+    from coit_hf.analysis.compare import COMPARE_JSON
+
+    path = Path(folder_or_json)
+    if path.name == COMPARE_JSON or (path / COMPARE_JSON).is_file():
+        return comparison_card_section(path)
+    return card_section(path)

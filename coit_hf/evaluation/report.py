@@ -151,7 +151,16 @@ def chart_groups(report: dict[str, Any]) -> tuple[list[tuple[str, str]], list[st
 
 
 def report_chart(report: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """PNG: one figure. Left, grouped bars (one group per benchmark/metric and language, one bar per run, the score
+    """Write :func:`report_figure` as a PNG."""
+    from coit_hf.analysis.plotting import pyplot
+
+    fig = report_figure(report)
+    _atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    pyplot().close(fig)
+
+
+def report_figure(report: dict[str, Any]) -> Any:
+    """One matplotlib figure. Left, grouped bars (one group per benchmark/metric and language, one bar per run, the score
     written on each bar); right, the relative gain over the baseline per benchmark/metric (the paper's form).
     Metrics on which every run scored 0 are listed in a note under the bars instead of drawn."""
     from coit_hf.analysis.plotting import pyplot
@@ -197,8 +206,7 @@ def report_chart(report: dict[str, Any], path: str | os.PathLike[str]) -> None:
                     textcoords="offset points", fontsize=8, va="top")
     _gain_panel(gain_ax, gains, runs, report["baseline"], colors[1:] or colors)
     fig.tight_layout()
-    _atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
-    plt.close(fig)
+    return fig
 
 
 def _gain_panel(ax: Any, gains: dict[str, dict[str, float | None]], runs: list[str], baseline: str | None,
