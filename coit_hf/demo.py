@@ -431,7 +431,11 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
     print(f"\nDemo finished in {time.perf_counter() - stages.started:.0f} s. Summary: {summary}")
     print("Next:")
     print(f"  from datasets import load_dataset; load_dataset({published['dataset']!r}, 'translation')")
-    print(f"  from peft import AutoPeftModelForCausalLM; AutoPeftModelForCausalLM.from_pretrained({published['model']!r})")
+    if options.push_to_hub:
+        print(f"  from peft import AutoPeftModelForCausalLM; AutoPeftModelForCausalLM.from_pretrained({published['model']!r})")
+    else:  # the published adapter names its base by Hub id: locally, load the base from its folder
+        print(f"  from transformers import AutoModelForCausalLM; from peft import PeftModel; PeftModel.from_pretrained("
+              f"AutoModelForCausalLM.from_pretrained({str(base)!r}), {published['model']!r})")
     return json.loads((out / "summary.json").read_text(encoding="utf-8"))
 
 

@@ -70,7 +70,7 @@ def comparison_card_section(compare_dir_or_json: str | os.PathLike) -> tuple[str
         best = int(model.get("best_layer_by_gap") or 0)
         lines.append(f"| {label} | {best} | {model['mean_gap'][best]:.4f} | {model['mean_retrieval'][best]:.3f} |")
     for label, change in changes.items():
-        gained = ", ".join(f"{i} ({change['gap'][i]:+.4f})" for i in change["layers_gained_most"])
+        gained = ", ".join(f"{i} ({change['gap'][i]:+.4f})" for i in change["layers_gained_most"]) or "none"
         lines += ["", f"Layers where {label} gained most in gap over {reference}: {gained}."]
     plot = path.with_name(COMPARE_PNG)
     attachments = [("Alignment by layer, before and after tuning", str(plot))] if plot.is_file() else []

@@ -60,7 +60,8 @@ def compare_alignments(results: Mapping[str, Mapping[str, Any]]) -> dict[str, An
         retr = [b - a for a, b in zip(models[labels[0]]["mean_retrieval"], models[label]["mean_retrieval"],
                                       strict=True)]
         ranked = sorted(range(len(gap)), key=lambda i: gap[i], reverse=True)
-        changes[label] = {"gap": gap, "retrieval": retr, "layers_gained_most": ranked[:TOP_LAYERS]}
+        gained = [i for i in ranked if gap[i] > 0][:TOP_LAYERS]  # a layer that lost alignment never "gained most"
+        changes[label] = {"gap": gap, "retrieval": retr, "layers_gained_most": gained}
     return {
         "reference": labels[0],
         "languages": ref.get("languages"),
@@ -73,26 +74,40 @@ def compare_alignments(results: Mapping[str, Mapping[str, Any]]) -> dict[str, An
 
 
 def plot_comparison(comparison: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Two panels on shared layer axes: mean cosine gap and mean top-1 retrieval, one line per model; PNG."""
+    """Three panels on shared layer axes: mean cosine gap and mean top-1 retrieval (one line per model), and the
+    change in gap of each later model against the first per layer (bars, the layers that gained most marked); PNG."""
+    from matplotlib.ticker import MaxNLocator
+
     from coit_hf.analysis.plotting import pyplot, save_png
 
     plt = pyplot()
     layers = comparison["layers"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), dpi=110)
     for label, model in comparison["models"].items():
         axes[0].plot(layers, model["mean_gap"], marker="o", markersize=3, label=label)
         axes[1].plot(layers, model["mean_retrieval"], marker="o", markersize=3, label=label)
     chance = comparison.get("chance_retrieval")
     if chance is not None:
         axes[1].axhline(chance, color="0.5", linestyle="--", linewidth=0.8, label=f"chance ({chance:.3f})")
-    pairs = " / ".join(comparison.get("languages") or [])
+    axes[0].axhline(0, color="0.5", linewidth=0.6)
     axes[0].set_title("cosine gap: translation pairs − random pairs", fontsize=10)
     axes[1].set_title("top-1 retrieval of the translation (both directions)", fontsize=10)
     axes[1].set_ylim(-0.02, 1.02)
+    changes = comparison["change_vs_reference"]
+    width = 0.8 / max(len(changes), 1)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, change) in enumerate(changes.items()):
+        xs = [x + (i - (len(changes) - 1) / 2) * width for x in layers]
+        bars = axes[2].bar(xs, change["gap"], width, label=label, color=colors[(i + 1) % len(colors)])
+        axes[2].bar_label(bars, labels=["▲" if j in change["layers_gained_most"] else "" for j in layers], fontsize=8)
+    axes[2].axhline(0, color="black", linewidth=0.8)
+    axes[2].set_title(f"change in gap vs {comparison['reference']} (▲ = gained most)", fontsize=10)
     for ax in axes:
         ax.set_xlabel("layer (0 = embeddings)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
+    pairs = " / ".join(comparison.get("languages") or [])
     fig.suptitle(f"Representation alignment by layer ({pairs}, {comparison.get('n_sentences')} parallel sentences)",
                  fontsize=11)
     fig.tight_layout()
@@ -121,6 +136,6 @@ def format_comparison(comparison: Mapping[str, Any]) -> str:
         lines.append(f"{layer:<7}{cells}")
     for label, change in comparison["change_vs_reference"].items():
         best = ", ".join(f"{i} ({change['gap'][i]:+.4f} gap, {change['retrieval'][i]:+.3f} retrieval)"
-                         for i in change["layers_gained_most"])
+                         for i in change["layers_gained_most"]) or "none (no layer's gap grew)"
         lines.append(f"layers where {label} gained most over {comparison['reference']}: {best}")
     return "\n".join(lines)

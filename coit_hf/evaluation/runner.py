@@ -289,7 +289,7 @@ def run_evaluation(settings: EvalSettings, *, model=None) -> dict:
     notes: list[str] = []
     with_spbleu = metrics.spbleu_available()
     if any(n.startswith("coit_flores101") for n in names) and not with_spbleu:
-        notes.append(metrics.SPBLEU_FALLBACK_NOTE.format(path=metrics.spbleu_model_path()))
+        notes.append(metrics.spbleu_fallback_note())
     from coit_hf.evaluation.tasks import build_task_config  # imports lighteval
 
     configs = [build_task_config(n, settings.prompt_format, settings.sources, with_spbleu=with_spbleu,
