@@ -131,6 +131,10 @@ def test_text_file_attached_as_png_is_refused_with_the_reason(tmp_path: Path):
     with pytest.raises(InputError, match=r"not a PNG image.*text"):
         write_model_card(_info(attachments=[CardAttachment("Plot", str(fake))]), tmp_path / "model")
     assert not (tmp_path / "model" / "README.md").exists()
+    from coit_hf.hub.cards import parse_attachments
+
+    with pytest.raises(InputError, match="not a PNG image"):
+        parse_attachments([f"Plot={fake}"])  # a recipe's card_attachments fail before training
     other = tmp_path / "notes.txt"
     other.write_bytes(PNG)
     with pytest.raises(InputError, match="must be an image"):

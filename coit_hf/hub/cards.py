@@ -304,11 +304,16 @@ def update_model_card(
 
 
 def parse_attachments(specs: list[str] | None) -> list[CardAttachment]:
-    """``TITLE=PATH`` strings (recipe ``card_attachments``) to attachments."""
+    """``TITLE=PATH`` strings (recipe ``card_attachments``) to attachments; each must be an existing image."""
     out = []
     for spec in specs or []:
         title, sep, path = spec.partition("=")
         if not sep or not title.strip() or not path.strip():
             raise InputError(f"card attachment {spec!r} is not TITLE=PATH", field="card_attachments")
+        image = Path(path.strip())
+        if not image.is_file():  # checked before training, not when the card is written after it
+            raise InputError("card attachment not found" if not image.exists() else "card attachment is not a file",
+                             path=image, field="card_attachments")
+        check_image(image)
         out.append(CardAttachment(title.strip(), path.strip()))
     return out
