@@ -17,6 +17,7 @@ from typing import Any
 from coit_hf.errors import InputError
 from coit_hf.evaluation.results import load_results, split_task_name
 from coit_hf.jsonfile import read_json
+from coit_hf.published import public_name
 
 # Metrics shown per benchmark family, in order; the first present in the results is used for each.
 QA_METRICS = ("substring", "exact_match", "f1", "fidelity")
@@ -81,7 +82,7 @@ def build_report(runs: list[str | os.PathLike[str]], baseline: str | os.PathLike
                 lab: relative_gain({x: v[lab] for x, v in langs.items() if lab in v}, b_scores) for lab, _ in loaded
             }
     return {
-        "runs": [{"label": lab, "model": r["model"], "prompt_format": r["prompt_format"], "max_samples": r["max_samples"],
+        "runs": [{"label": lab, "model": public_name(r["model"]), "prompt_format": r["prompt_format"], "max_samples": r["max_samples"],
                   "metadata": r["metadata"]} for lab, r in loaded],
         "baseline": base[0] if base else None,
         "labels": labels,
