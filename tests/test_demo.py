@@ -63,7 +63,7 @@ def test_demo_tiny_runs_every_stage_and_leaves_report_card_and_repos(tmp_path):
     assert {(r.task_type, r.dataset_type, r.dataset_config, r.dataset_split) for r in parsed.data.eval_results} == {
         ("question-answering", "google/xquad", "xquad.zh", "validation")}
     assert {r.metric_type for r in parsed.data.eval_results} >= {"exact_match", "f1"}
-    assert "coit_flores101:en-zh (local data without a Hub id)" in parsed.text
+    assert "Not in the `model-index` metadata: coit_flores101:en-zh (" in parsed.text  # local UDHR set
     assert 'load_dataset("coit-demo/coit-zh", "translation")' in (dataset_repo / "README.md").read_text("utf-8")
 
     # No machine path in any published file: the two repos, the report, the alignment and the results files.
