@@ -214,9 +214,18 @@ def check_image(path: Path) -> None:
         raise InputError(f"card attachment must be an image ({', '.join([*IMAGE_SIGNATURES, '.svg'])}), "
                          f"got {suffix or 'no extension'}", path=path)
     if not ok:
-        kind = "text" if head and all(b in b"\t\n\r" or 32 <= b < 127 or b >= 128 for b in head[:64]) else "data"
-        raise InputError(f"card attachment is not a {suffix[1:].upper()} image (its first bytes are {kind}, "
-                         f"not the {suffix[1:].upper()} signature)", path=path)
+        raise InputError(f"card attachment is not a {suffix[1:].upper()} image: its first bytes are "
+                         f"{_content_kind(head)}, not the {suffix[1:].upper()} signature", path=path)
+
+
+def _content_kind(head: bytes) -> str:
+    """What a file's first bytes look like, for error messages: another image format, text, or binary data."""
+    for suffix, signatures in IMAGE_SIGNATURES.items():
+        if head.startswith(signatures):
+            return f"a {suffix[1:].upper()} image's"
+    text = head[:256].decode("utf-8", errors="replace")
+    printable = all(c >= " " or c in "\t\n\r" for c in text) and "\ufffd" not in text[:-1]
+    return "missing (the file is empty)" if not head else "text" if printable else "binary data"
 
 
 def write_model_card(info: CardInfo, folder: str | os.PathLike[str]) -> Path:
