@@ -187,3 +187,11 @@ def test_model_card_cli_adds_eval_results_and_alignment_comparison(tmp_path: Pat
     assert len(card.data.eval_results) == 5 and card.data.eval_results[0].source_url.endswith("org/x-tiny-zh")
     assert "Layers where tuned gained most in gap over base: 1 (+0.2000)" in card.text
     assert "![Alignment by layer, before and after tuning](images/alignment_compare.png)" in card.text
+
+
+def test_model_index_dataset_name_says_how_much_of_the_split_was_scored():
+    results = json.loads(json.dumps(RESULTS))
+    results["tasks"]["coit_xquad:zh"]["n"] = 50  # e.g. --max-samples 50
+    names = {r.dataset_name for r in build_model_index(results).results if r.dataset_type == "google/xquad"}
+    assert names == {"XQuAD xquad.zh (validation, 50 of 1190 rows)"}
+    assert all(r.source_name is None for r in build_model_index(results).results)  # no URL, no source

@@ -63,6 +63,7 @@ def test_demo_tiny_runs_every_stage_and_leaves_report_card_and_repos(tmp_path):
     assert {(r.task_type, r.dataset_type, r.dataset_config, r.dataset_split) for r in parsed.data.eval_results} == {
         ("question-answering", "google/xquad", "xquad.zh", "validation")}
     assert {r.metric_type for r in parsed.data.eval_results} >= {"exact_match", "f1"}
+    assert {r.dataset_name for r in parsed.data.eval_results} == {"XQuAD xquad.zh (validation, 12 of 1190 rows)"}
     assert "Not in the `model-index` metadata: coit_flores101:en-zh (" in parsed.text  # local UDHR set
     assert 'load_dataset("coit-demo/coit-zh", "translation")' in (dataset_repo / "README.md").read_text("utf-8")
 

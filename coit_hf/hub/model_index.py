@@ -49,13 +49,17 @@ def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _dataset_name(benchmark: str, source: dict[str, Any]) -> str:
+def _dataset_name(benchmark: str, source: dict[str, Any], evaluated: Any) -> str:
+    """E.g. ``XQuAD xquad.zh (validation, 50 of 1190 rows)``: how much of the split the scores stand for."""
     parts = [BENCHMARK_NAMES.get(benchmark, benchmark)]
     if source.get("config"):
         parts.append(str(source["config"]))
     name = " ".join(parts) + f" ({source.get('split') or 'test'}"
-    if isinstance(source.get("rows"), int):
-        name += f", {source['rows']} rows"
+    rows = source.get("rows")
+    if isinstance(evaluated, int) and isinstance(rows, int) and evaluated < rows:
+        name += f", {evaluated} of {rows} rows"
+    elif isinstance(rows, int) or isinstance(evaluated, int):
+        name += f", {rows if isinstance(rows, int) else evaluated} rows"
     return name + ")"
 
 
@@ -85,7 +89,7 @@ def build_model_index(results: dict[str, Any], *, source_url: str | None = None)
             metric_type, metric_name = METRICS.get(metric, (metric, metric))
             index.results.append(EvalResult(
                 task_type=task_type, task_name=task_name,
-                dataset_type=str(source["repo"]), dataset_name=_dataset_name(benchmark, source),
+                dataset_type=str(source["repo"]), dataset_name=_dataset_name(benchmark, source, scores.get("n")),
                 dataset_config=source.get("config"), dataset_split=source.get("split"),
                 dataset_revision=source.get("commit") or source.get("revision"),
                 metric_type=metric_type, metric_name=f"{metric_name} ({langs})" if langs else metric_name,
