@@ -3,7 +3,7 @@
 Stages: base model -> CoIT corpus (system gettext catalogs + our instruction sets, quality + decontamination report)
 -> baseline evaluation (lighteval tasks: Flores-style en->X on held-out UDHR segments, an XQuAD slice; plus reference
 NLL and language fidelity) -> LoRA fine-tuning through ``accelerate launch recipes/sft_coit.py`` -> evaluation again
--> report (table + plot), alignment plot, model card -> publication to a local Hub folder (or the real Hub).
+-> report (table + figure), alignment of base vs tuned model, model card -> publication to a local Hub folder (or the real Hub).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # (https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct, model page, verified).
 SMOLLM2_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 STAGES = 7
+XQUAD_SPLIT_ROWS = 1190  # questions per language in XQuAD (google/xquad validation; EXTERNAL_SOURCES.md)
 
 
 @dataclass
@@ -209,8 +210,12 @@ def build_demo_corpus(options: DemoOptions, target: Path, eval_files: dict[str, 
 
 
 # ------------------------------------------------------------------------------------------------------- stage 3/5
-def evaluate(model_dir: Path, options: DemoOptions, eval_files: dict[str, Path], out: Path) -> dict[str, Any]:
-    """Run the lighteval tasks (translation + XQuAD slice) and the reference NLL; return the results mapping."""
+def evaluate(model_dir: Path, options: DemoOptions, eval_files: dict[str, Path], out: Path,
+             model_id: str | None = None) -> dict[str, Any]:
+    """Run the lighteval tasks (translation + XQuAD slice) and the reference NLL; return the results mapping.
+
+    ``model_id`` names the evaluated model in the results (the Hub id it is published under), not its local path.
+    """
     from coit_hf.evaluation.runner import EvalSettings, run_evaluation
     from coit_hf.evaluation.sources import DataSource
 
@@ -230,6 +235,10 @@ def evaluate(model_dir: Path, options: DemoOptions, eval_files: dict[str, Path],
     results = run_evaluation(settings)
     nll = reference_nll_for(model_dir, options, eval_files["flores"])
     results.setdefault("extra", {})["reference_nll"] = nll
+    if model_id:
+        results["model"] = model_id
+    if "xquad" in eval_files:
+        results.setdefault("data_sources", {})[f"coit_xquad:{lang}"] = xquad_slice_source(lang, eval_files["xquad"])
     (out / "coit_results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return results
 
@@ -251,6 +260,19 @@ def reference_nll_for(model_dir: Path, options: DemoOptions, flores: Path) -> di
     result = reference_nll(model, tokenizer, prompts, references, batch_size=4)
     return {"nll_per_token": round(result.nll_per_token, 4), "perplexity": round(result.perplexity, 2),
             "tokens": result.tokens}
+
+
+def xquad_slice_source(lang: str, path: Path) -> dict[str, Any]:
+    """Data source of the XQuAD slice: its questions are rows of the Hub's XQuAD (same official files), so the
+    model-index names that dataset, with the slice's row count."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    rows = sum(len(p["qas"]) for article in data["data"] for p in article["paragraphs"])
+    # google/xquad: config xquad.<lang>, split validation, 1,190 rows per language, built from the
+    # google-deepmind/xquad files our slice comes from (checked: EXTERNAL_SOURCES.md, coit_hf/resources/README.md).
+    # "rows" is the split's size, so the model-index names the slice as "<questions> of 1190 rows".
+    return {"family": "xquad", "benchmark": "xquad", "repo": "google/xquad", "revision": None, "commit": None,
+            "config": f"xquad.{lang}", "split": "validation", "rows": XQUAD_SPLIT_ROWS, "evaluated_rows": rows,
+            "files": [], "local": path.name}
 
 
 # ------------------------------------------------------------------------------------------------------- stage 4
@@ -297,19 +319,30 @@ def merged_model(adapter_dir: Path, target: Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------------------------- stage 6
-def alignment_plot(model_dir: Path, options: DemoOptions, out: Path) -> Path | None:
-    """Layer-wise alignment of en/``lang`` UDHR sentences under the tuned model (JSON + PNG)."""
+def alignment_comparison(models: dict[str, tuple[str, Path]], options: DemoOptions, out: Path) -> dict[str, Any]:
+    """Layer-wise alignment of en/``lang`` UDHR sentences under each model (``{label: (folder name, model dir)}``,
+    first = reference), compared on the same axes: ``out/<folder>/alignment.json`` per model and
+    ``out/alignment_compare.{json,png}``."""
     from coit_hf.analysis.alignment import (
         compute_alignment,
         load_model_and_tokenizer,
         load_parallel_jsonl,
         write_result,
     )
+    from coit_hf.analysis.compare import compare_alignments, format_comparison, write_comparison
 
     parallel = load_parallel_jsonl(RESOURCES / "udhr_7way.jsonl", ["en", options.lang])
-    model, tokenizer = load_model_and_tokenizer(str(model_dir))
-    result = compute_alignment(model, tokenizer, parallel, batch_size=8, max_length=128, seed=options.seed)
-    return write_result(result, out).get("plot")
+    results = {}
+    for label, (folder, model_dir) in models.items():
+        model, tokenizer = load_model_and_tokenizer(str(model_dir))
+        result = compute_alignment(model, tokenizer, parallel, batch_size=8, max_length=128, seed=options.seed)
+        result.update(model=label, source="udhr_7way.jsonl")
+        write_result(result, out / folder)
+        results[label] = result
+    comparison = compare_alignments(results)
+    write_comparison(comparison, out)
+    print(format_comparison(comparison))
+    return comparison
 
 
 def summary_rows(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str, float | None, float | None]]:
@@ -368,10 +401,13 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
     t = stages.begin(f"CoIT corpus en->{options.lang}: gettext catalogs + instructions, quality + decontamination")
     eval_files = write_eval_data(options, work / "eval_data")
     build_demo_corpus(options, corpus_dir, eval_files)
+    from coit_hf.data.card import set_dataset_repo_id
+
+    set_dataset_repo_id(corpus_dir, dataset_repo)  # cards name the corpus by the repo it is published as
     stages.end("corpus", t)
 
     t = stages.begin("Evaluate the base model (lighteval tasks, reference NLL, language fidelity)")
-    before = evaluate(base, options, eval_files, out / "eval" / "before")
+    before = evaluate(base, options, eval_files, out / "eval" / "before", model_id=base_id)
     stages.end("eval_before", t)
 
     t = stages.begin(f"LoRA fine-tuning ({options.max_steps} steps) via accelerate launch recipes/sft_coit.py")
@@ -380,39 +416,52 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
     stages.end("train", t)
 
     t = stages.begin("Evaluate the tuned model")
-    after = evaluate(tuned, options, eval_files, out / "eval" / "after")
+    after = evaluate(tuned, options, eval_files, out / "eval" / "after", model_id=model_repo)
     stages.end("eval_after", t)
 
-    t = stages.begin("Report, alignment plot and model card")
+    t = stages.begin("Report, alignment before/after tuning and model card")
     from coit_hf.evaluation.report import build_report, write_report
 
     report_paths = write_report(build_report([out / "eval" / "after"], baseline=out / "eval" / "before"), out / "report")
-    plot = alignment_plot(tuned, options, out / "alignment")
+    alignment_comparison({f"{base_id} (base)": ("base", base), f"{model_repo} (CoIT)": ("tuned", tuned)}, options,
+                         out / "alignment")
     rows = summary_rows(before, after)
-    _write_card(options, model_dir, out / "eval" / "after", plot)
+    _write_card(options, model_dir, model_repo, out / "eval" / "after", out / "alignment")
     stages.end("report", t)
 
     t = stages.begin("Publish" + (" to the Hugging Face Hub" if options.push_to_hub else " to the local Hub folder"))
-    published = _publish(options, corpus_dir, model_dir, dataset_repo, model_repo)
+    published = _publish(options, corpus_dir, model_dir, dataset_repo, model_repo, base_id)
     stages.end("publish", t)
     summary = write_summary(options, rows, out, {"report": {k: str(v) for k, v in report_paths.items()},
                                                  "published": published})
     print(f"\nDemo finished in {time.perf_counter() - stages.started:.0f} s. Summary: {summary}")
     print("Next:")
     print(f"  from datasets import load_dataset; load_dataset({published['dataset']!r}, 'translation')")
-    print(f"  from peft import AutoPeftModelForCausalLM; AutoPeftModelForCausalLM.from_pretrained({published['model']!r})")
+    if options.push_to_hub:
+        print(f"  from peft import AutoPeftModelForCausalLM; AutoPeftModelForCausalLM.from_pretrained({published['model']!r})")
+    else:  # the published adapter names its base by Hub id: locally, load the base from its folder
+        print(f"  from transformers import AutoModelForCausalLM; from peft import PeftModel; PeftModel.from_pretrained("
+              f"AutoModelForCausalLM.from_pretrained({str(base)!r}), {published['model']!r})")
     return json.loads((out / "summary.json").read_text(encoding="utf-8"))
 
 
-def _write_card(options: DemoOptions, model_dir: Path, after_dir: Path, plot: Path | None) -> None:
-    """Add the tuned model's evaluation table and the alignment plot to the card the training script wrote."""
+def _write_card(options: DemoOptions, model_dir: Path, model_repo: str, after_dir: Path, alignment: Path) -> None:
+    """Add the tuned model's evaluation (table + model-index) and the before/after alignment to the card the
+    training script wrote."""
+    from coit_hf.analysis.card import comparison_card_section
     from coit_hf.hub.cards import CardAttachment, update_model_card
 
-    attachments = [CardAttachment(f"Layer-wise alignment (UDHR en-{options.lang})", str(plot))] if plot else []
-    update_model_card(model_dir, eval_results=after_dir, attachments=attachments)
+    section, images = comparison_card_section(alignment)
+    attachments = [CardAttachment(f"{title} (UDHR en-{options.lang})", path) for title, path in images]
+    update_model_card(model_dir, eval_results=after_dir, attachments=attachments, sections=[section],
+                      repo_id=model_repo)
 
 
-def _publish(options: DemoOptions, corpus_dir: Path, model_dir: Path, dataset_repo: str, model_repo: str) -> dict:
+def _publish(options: DemoOptions, corpus_dir: Path, model_dir: Path, dataset_repo: str, model_repo: str,
+             base_id: str) -> dict:
+    from coit_hf.published import scrub_model_folder
+
+    scrub_model_folder(model_dir, base_id)  # the adapter names its base by Hub id, not by this machine's path
     if not options.push_to_hub:
         print(f"  dataset repo: {corpus_dir}\n  model repo:   {model_dir}")
         return {"dataset": str(corpus_dir), "model": str(model_dir)}

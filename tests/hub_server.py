@@ -49,6 +49,49 @@ LFS_MIN_SIZE = 10 * 1024 * 1024
 GITATTRIBUTES = b"".join(f"*{s} filter=lfs diff=lfs merge=lfs -text\n".encode() for s in LFS_SUFFIXES)
 
 
+def card_metadata_errors(content: str) -> list[str]:
+    """The Hub's card-metadata rules this server enforces: YAML front matter that parses to a mapping, ``datasets``
+    a list of ids, and ``model-index`` in the shape of the Hub's spec (huggingface/hub-docs, modelcard.md: name,
+    results with task.type, dataset.type/name, metrics with type/value, source with a url)."""
+    if not content.startswith("---\n") or "\n---" not in content[4:]:
+        return []
+    try:
+        meta = yaml.safe_load(content[4:content.index("\n---", 4)]) or {}
+    except yaml.YAMLError as exc:
+        return [f"invalid YAML: {exc}"]
+    if not isinstance(meta, dict):
+        return ["metadata must be a mapping"]
+    errors = []
+    datasets = meta.get("datasets")
+    if datasets is not None and not (isinstance(datasets, list) and all(isinstance(d, str) for d in datasets)):
+        errors.append('"datasets" must be a list of strings')
+    index = meta.get("model-index")
+    if index is None:
+        return errors
+    if not isinstance(index, list):
+        return [*errors, '"model-index" must be an array']
+    for i, model in enumerate(index):
+        if not isinstance(model, dict) or not isinstance(model.get("name"), str) or not isinstance(model.get("results"), list):
+            errors.append(f'"model-index[{i}]" needs "name" and "results"')
+            continue
+        for j, result in enumerate(model["results"]):
+            where = f"model-index[{i}].results[{j}]"
+            if not isinstance((result.get("task") or {}).get("type"), str):
+                errors.append(f'"{where}.task.type" is required')
+            dataset = result.get("dataset") or {}
+            if not isinstance(dataset.get("type"), str) or not isinstance(dataset.get("name"), str):
+                errors.append(f'"{where}.dataset" needs "type" and "name"')
+            metrics = result.get("metrics")
+            if not isinstance(metrics, list) or not metrics:
+                errors.append(f'"{where}.metrics" must be a non-empty array')
+            for k, metric in enumerate(metrics or []):
+                if not isinstance(metric.get("type"), str) or "value" not in metric:
+                    errors.append(f'"{where}.metrics[{k}]" needs "type" and "value"')
+            if "source" in result and not isinstance((result["source"] or {}).get("url"), str):
+                errors.append(f'"{where}.source.url" is required')
+    return errors
+
+
 def git_blob_oid(data: bytes) -> str:
     """Git's blob id (sha1 over a ``blob <size>\\0`` header and the bytes), what the Hub reports for regular files."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
@@ -244,7 +287,8 @@ class HubServer:
             if p == ["api", "agent-harnesses"] and m == "GET":  # huggingface_hub's user-agent registry
                 return json_response({"standardEnvVars": [], "harnesses": {}})
             if p == ["api", "validate-yaml"] and m == "POST":
-                return json_response({"errors": [], "warnings": []})
+                problems = card_metadata_errors(req.json().get("content", ""))
+                return error(400, "; ".join(problems)) if problems else json_response({"errors": [], "warnings": []})
             if len(p) >= 4 and p[0] == "api" and p[1] in TYPES:
                 return self.api_repo(req, TYPES[p[1]], f"{p[2]}/{p[3]}", p[4:])
             if len(p) == 2 and p[0] == "_lfs" and m == "PUT":

@@ -86,7 +86,11 @@ def test_base_model_is_never_none(tmp_path: Path):
 def test_bad_inputs_name_the_problem(tmp_path: Path):
     with pytest.raises(InputError, match="TITLE=PATH"):
         parse_attachments(["just-a-path.png"])
-    assert parse_attachments(["Alignment = a.png"]) == [CardAttachment("Alignment", "a.png")]
+    image = tmp_path / "a.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n")
+    assert parse_attachments([f"Alignment = {image}"]) == [CardAttachment("Alignment", str(image))]
+    with pytest.raises(InputError, match="attachment not found"):
+        parse_attachments(["Alignment=missing.png"])  # checked before training, not after it
     with pytest.raises(InputError, match="attachment not found"):
         write_model_card(_info(attachments=[CardAttachment("x", str(tmp_path / "missing.png"))]), tmp_path / "m")
     bad = tmp_path / "coit_results.json"

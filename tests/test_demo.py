@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,32 @@ def test_demo_tiny_runs_every_stage_and_leaves_report_card_and_repos(tmp_path):
     assert (model_repo / "adapter_model.safetensors").is_file()
     card = (model_repo / "README.md").read_text(encoding="utf-8")
     assert "base_model: coit-hf/tiny-llama" in card
-    assert "coit_flores101:en-zh" in card and "images/alignment.png" in card
-    assert (out / "report" / "report.png").is_file() and (out / "alignment" / "alignment.png").is_file()
-    assert (out / "report" / "report.md").read_text(encoding="utf-8").strip()
+    assert "coit_flores101:en-zh" in card and "images/alignment_compare.png" in card
+    assert "before and after tuning" in card and "gained most in gap" in card
+    assert (out / "report" / "report.png").is_file() and (out / "alignment" / "alignment_compare.png").is_file()
+    assert "![Scores and relative gain](report.png)" in (out / "report" / "report.md").read_text(encoding="utf-8")
+    compare = json.loads((out / "alignment" / "alignment_compare.json").read_text(encoding="utf-8"))
+    assert list(compare["models"]) == ["coit-hf/tiny-llama (base)", "coit-demo/x-tiny-zh-lora (CoIT)"]
+    assert "layers where coit-demo/x-tiny-zh-lora (CoIT) gained most" in completed.stdout
+
+    # The Hub client parses the card's model-index: the XQuAD slice names its Hub dataset, the local UDHR set is
+    # left out rather than given an invented id; datasets name the corpus by its repo id.
+    from huggingface_hub import ModelCard
+
+    parsed = ModelCard.load(model_repo / "README.md")
+    assert parsed.data.datasets == ["coit-demo/coit-zh"]
+    assert {(r.task_type, r.dataset_type, r.dataset_config, r.dataset_split) for r in parsed.data.eval_results} == {
+        ("question-answering", "google/xquad", "xquad.zh", "validation")}
+    assert {r.metric_type for r in parsed.data.eval_results} >= {"exact_match", "f1"}
+    assert {r.dataset_name for r in parsed.data.eval_results} == {"XQuAD xquad.zh (validation, 12 of 1190 rows)"}
+    assert "Not in the `model-index` metadata: coit_flores101:en-zh (" in parsed.text  # local UDHR set
+    assert 'load_dataset("coit-demo/coit-zh", "translation")' in (dataset_repo / "README.md").read_text("utf-8")
+
+    # No machine path in any published file: the two repos, the report, the alignment and the results files.
+    published = [p for root in ("hub", "report", "alignment") for p in (out / root).rglob("*") if p.is_file()]
+    published += sorted((out / "eval").glob("*/coit_results.json"))
+    assert len(published) > 20
+    machine_paths = {str(tmp_path).encode(), (tempfile.gettempdir().rstrip("/") + "/").encode(),
+                     (str(Path.home()).rstrip("/") + "/").encode()}
+    leaks = [f"{p.relative_to(out)}: {m.decode()}" for p in published for m in machine_paths if m in p.read_bytes()]
+    assert not leaks, leaks

@@ -3,16 +3,21 @@ rendered from ``model_cards/dataset_card.md`` (packaged as ``coit_hf.model_cards
 
 from __future__ import annotations
 
+import json
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from coit_hf.jsonfile import read_json
 from coit_hf.languages import get_language
+from coit_hf.published import HUB_ID_KEY
 from coit_hf.templates import TRANSLATION_INSTRUCTIONS
 
 CARD_TEMPLATE = "dataset_card.md"
+REPORT_FILE = "build_report.json"  # written by the build beside the card
 PAPER_CITATION = """@article{zhu2023extrapolating,
   title   = {Extrapolating Large Language Models to Non-English by Aligning Languages},
   author  = {Zhu, Wenhao and Lv, Yunzhe and Dong, Qingxiu and Yuan, Fei and Xu, Jingjing and Huang, Shujian and
@@ -45,8 +50,11 @@ def _languages(report: dict[str, Any]) -> list[str]:
     return codes
 
 
-def render_dataset_card(config: Any, report: dict[str, Any]) -> DatasetCard:
-    """Render the card for a build ``report`` (see :func:`coit_hf.data.build.build_corpus`)."""
+def render_dataset_card(config: Any, report: dict[str, Any], repo_id: str | None = None) -> DatasetCard:
+    """Render the card for a build ``report`` (see :func:`coit_hf.data.build.build_corpus`).
+
+    The loading example names ``repo_id`` (or the Hub id recorded in the report), else the corpus name.
+    """
     codes = _languages(report)
     licenses = sorted({s["license"] for s in report["sources"]})
     total = report["totals"]["train"] + report["totals"]["validation"]
@@ -68,15 +76,18 @@ def render_dataset_card(config: Any, report: dict[str, Any]) -> DatasetCard:
             if subset.startswith("translation_")}
     return DatasetCard.from_template(
         card_data, template_path=str(template), report=report, languages=language_rows,
+        load_id=repo_id or report.get(HUB_ID_KEY) or report["name"],
         instructions=list(TRANSLATION_INSTRUCTIONS), instructions_used=used, citation=PAPER_CITATION,
         filter_names=report["filters"],
     )
 
 
-def write_dataset_card(folder: str | Path, config: Any, report: dict[str, Any]) -> Path:
+def write_dataset_card(folder: str | Path, config: Any, report: dict[str, Any], repo_id: str | None = None) -> Path:
     """Write ``README.md`` (the rendered card) into the corpus folder and return its path."""
     path = Path(folder) / "README.md"
-    path.write_text(str(render_dataset_card(config, report)) + "\n", encoding="utf-8")
+    tmp = path.with_name(".README.md.tmp")
+    tmp.write_text(str(render_dataset_card(config, report, repo_id)) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
     return path
 
 
@@ -87,3 +98,15 @@ def corpus_name_style(folder: str | Path) -> str | None:
         return None
     style = DatasetCard.load(card).data.to_dict().get("coit_name_style")
     return style if isinstance(style, str) else None
+
+
+def set_dataset_repo_id(folder: str | Path, repo_id: str) -> Path:
+    """Record the Hub id a built corpus folder is published under (``build_report.json``) and re-render its card
+    so that its loading example and the model cards trained on it name that id; returns the card path."""
+    report_path = Path(folder) / REPORT_FILE
+    report = read_json(report_path, missing="not a corpus folder: build_report.json is missing (run `coit-hf data build`)")
+    report[HUB_ID_KEY] = repo_id
+    tmp = report_path.with_name(f".{REPORT_FILE}.tmp")
+    tmp.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, report_path)
+    return write_dataset_card(folder, None, report, repo_id)

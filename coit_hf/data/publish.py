@@ -51,6 +51,10 @@ def push_corpus(folder: str | os.PathLike[str], repo_id: str, *, private: bool =
         raise InputError(f"bad repo id {repo_id!r}: {exc}", field="repo") from None
     folder = check_corpus_folder(folder)
     require_token(token, what=f"pushing {folder} to {repo_id}")
+    from coit_hf.data.card import REPORT_FILE, set_dataset_repo_id
+
+    if (folder / REPORT_FILE).is_file():  # the pushed card's loading example names the repo it is pushed to
+        set_dataset_repo_id(folder, repo_id)
     api = HfApi(token=token)
     target = f"dataset repo {repo_id}"
     call_with_retries(api.create_repo, repo_id, repo_type="dataset", private=private, exist_ok=True,

@@ -232,6 +232,12 @@ SPBLEU_FALLBACK_NOTE = (
 )
 
 
+def spbleu_fallback_note() -> str:
+    """:data:`SPBLEU_FALLBACK_NOTE` naming the model path from ``~`` (notes travel into published results)."""
+    path, home = str(spbleu_model_path()), os.path.expanduser("~")
+    return SPBLEU_FALLBACK_NOTE.format(path="~" + path[len(home):] if path.startswith(home + os.sep) else path)
+
+
 def spbleu(hypotheses: Sequence[str], references: Sequence[str]) -> float | None:
     """spBLEU (0-100) when its model is on disk, else None (see :data:`SPBLEU_FALLBACK_NOTE`)."""
     if not spbleu_available():

@@ -10,12 +10,14 @@ import json
 import math
 import os
 import tempfile
+import textwrap
 from pathlib import Path
 from typing import Any
 
 from coit_hf.errors import InputError
 from coit_hf.evaluation.results import load_results, split_task_name
 from coit_hf.jsonfile import read_json
+from coit_hf.published import public_name
 
 # Metrics shown per benchmark family, in order; the first present in the results is used for each.
 QA_METRICS = ("substring", "exact_match", "f1", "fidelity")
@@ -80,7 +82,7 @@ def build_report(runs: list[str | os.PathLike[str]], baseline: str | os.PathLike
                 lab: relative_gain({x: v[lab] for x, v in langs.items() if lab in v}, b_scores) for lab, _ in loaded
             }
     return {
-        "runs": [{"label": lab, "model": r["model"], "prompt_format": r["prompt_format"], "max_samples": r["max_samples"],
+        "runs": [{"label": lab, "model": public_name(r["model"]), "prompt_format": r["prompt_format"], "max_samples": r["max_samples"],
                   "metadata": r["metadata"]} for lab, r in loaded],
         "baseline": base[0] if base else None,
         "labels": labels,
@@ -103,10 +105,13 @@ def _fmt(value: float | None, suffix: str = "") -> str:
     return "–" if value is None else f"{value:.2f}{suffix}"
 
 
-def report_markdown(report: dict[str, Any]) -> str:
-    """Markdown: one table per benchmark/metric (rows = languages, columns = runs), averages and relative gain."""
+def report_markdown(report: dict[str, Any], embed_figure: str | None = None) -> str:
+    """Markdown: one table per benchmark/metric (rows = languages, columns = runs), averages and relative gain;
+    ``embed_figure`` (a path relative to the Markdown file) is shown at the top."""
     labels = report["labels"]
     lines = ["# Evaluation report", ""]
+    if embed_figure:
+        lines += [f"![Scores and relative gain]({embed_figure})", ""]
     if report["baseline"]:
         lines += [f"Relative gain = mean over languages of (A − B) / B against baseline **{report['baseline']}**.", ""]
     for name, table in report["tables"].items():
@@ -129,31 +134,107 @@ def report_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _score(value: float | None) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def chart_groups(report: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
+    """((benchmark/metric, language) bar groups with a non-zero score, benchmark/metric tables where every run
+    scored 0 in every language) of a report."""
+    groups, all_zero = [], []
+    for name, table in report["tables"].items():
+        scores = [_score(v) for row in table["languages"].values() for v in row.values()]
+        if scores and all(v in (None, 0.0) for v in scores):
+            all_zero.append(name)
+            continue
+        groups.extend((name, lang) for lang in sorted(table["languages"]))
+    return groups, all_zero
+
+
 def report_chart(report: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """PNG: grouped bars per language, one panel per benchmark/metric (matplotlib, Agg backend)."""
-    import matplotlib
+    """Write :func:`report_figure` as a PNG."""
+    from coit_hf.analysis.plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    fig = report_figure(report)
+    _atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    pyplot().close(fig)
 
-    tables = report["tables"]
+
+def report_figure(report: dict[str, Any]) -> Any:
+    """One matplotlib figure. Left, grouped bars (one group per benchmark/metric and language, one bar per run, the score
+    written on each bar); right, the relative gain over the baseline per benchmark/metric (the paper's form).
+    Metrics on which every run scored 0 are listed in a note under the bars instead of drawn."""
+    from coit_hf.analysis.plotting import pyplot
+
+    plt = pyplot()
     labels = report["labels"]
-    n = max(len(tables), 1)
-    fig, axes = plt.subplots(n, 1, figsize=(max(6, 1.2 * max((len(t["languages"]) for t in tables.values()), default=1)
-                                              * max(len(labels), 1)), 3 * n), squeeze=False)
-    width = 0.8 / max(len(labels), 1)
-    for ax, (name, table) in zip(axes[:, 0], tables.items(), strict=False):
-        langs = sorted(table["languages"])
-        for i, lab in enumerate(labels):
-            values = [table["languages"][x].get(lab) or 0.0 for x in langs]
-            ax.bar([j + i * width for j in range(len(langs))], values, width, label=lab)
-        ax.set_xticks([j + width * (len(labels) - 1) / 2 for j in range(len(langs))], langs)
-        ax.set_title(name)
-        ax.set_ylabel("score")
-        ax.legend(fontsize="small")
+    groups, all_zero = chart_groups(report)
+    gains = {name: table["relative_gain"] for name, table in report["tables"].items()
+             if "relative_gain" in table and name not in all_zero}
+    runs = [lab for lab in labels if lab != report["baseline"]]
+    width_in = min(16.0, max(6.0, 0.3 * len(groups) * max(len(labels), 1) + 2))
+    fig, (ax, gain_ax) = plt.subplots(1, 2, figsize=(width_in + 5, 5.2), gridspec_kw={"width_ratios": [width_in, 5]},
+                                      squeeze=True)
+    bar = 0.8 / max(len(labels), 1)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    dense = len(groups) * len(labels) > 24  # value labels turn vertical when horizontal ones would overlap
+    for i, lab in enumerate(labels):
+        xs = [j + (i - (len(labels) - 1) / 2) * bar for j in range(len(groups))]
+        values = [_score(report["tables"][name]["languages"][lang].get(lab)) for name, lang in groups]
+        bars = ax.bar(xs, [v or 0.0 for v in values], bar, label=lab, color=colors[i % len(colors)])
+        ax.bar_label(bars, labels=["–" if v is None else f"{v:.1f}" for v in values], fontsize=7, padding=2,
+                     rotation=90 if dense else 0)
+    ax.set_xticks(range(len(groups)), [lang for _, lang in groups], fontsize=8)
+    names = list(dict.fromkeys(name for name, _ in groups))
+    for name in names:  # benchmark/metric under its languages, with a separator between metrics
+        where = [j for j, (n, _) in enumerate(groups) if n == name]
+        ax.annotate(name, ((where[0] + where[-1]) / 2, 0), xycoords=("data", "axes fraction"), xytext=(0, -20),
+                    textcoords="offset points", ha="center", va="top", fontsize=8, fontweight="bold")
+        if where[0] > 0:
+            ax.axvline(where[0] - 0.5, color="0.8", linewidth=0.8)
+    ax.set_ylabel("score (0–100)")
+    ax.set_title("Scores by benchmark/metric and language")
+    if groups:
+        ax.legend(fontsize="small", loc="upper left", ncols=len(labels))
+        ax.set_ylim(0, max(100.0, ax.get_ylim()[1]) * 1.12)
+    else:
+        ax.text(0.5, 0.5, "every run scored 0 on every metric", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if all_zero:
+        note = textwrap.fill("0 for every run (not drawn): " + ", ".join(all_zero), width=int(12 * width_in))
+        ax.annotate(note, (0, 0), xycoords="axes fraction", xytext=(0, -38 if groups else -8),
+                    textcoords="offset points", fontsize=8, va="top")
+    _gain_panel(gain_ax, gains, runs, report["baseline"], colors[1:] or colors)
     fig.tight_layout()
-    _atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=100))
-    plt.close(fig)
+    return fig
+
+
+def _gain_panel(ax: Any, gains: dict[str, dict[str, float | None]], runs: list[str], baseline: str | None,
+                colors: list[str]) -> None:
+    """Horizontal bars: relative gain (%) of each run over the baseline per benchmark/metric, values written."""
+    ax.set_title(f"Relative gain over {baseline}" if baseline else "Relative gain", fontsize=10)
+    if not baseline or not any(v is not None for g in gains.values() for v in g.values()):
+        why = ("no baseline given" if not baseline else "no metric with a score above 0" if not gains
+               else "baseline scored 0\non every drawn metric")
+        ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    names = list(gains)
+    height = 0.8 / max(len(runs), 1)
+    for i, lab in enumerate(runs):
+        ys = [j + (i - (len(runs) - 1) / 2) * height for j in range(len(names))]
+        values = [gains[name].get(lab) for name in names]
+        bars = ax.barh(ys, [v or 0.0 for v in values], height, label=lab, color=colors[i % len(colors)])
+        ax.bar_label(bars, labels=["n/a (baseline 0)" if v is None else f"{v:+.1f}%" for v in values],
+                     fontsize=7, padding=2)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("(A − B) / B, mean over languages, %")
+    ax.margins(x=0.35)
+    if len(runs) > 1:
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=len(runs))
 
 
 def _atomic_write(target: Path, write) -> None:
@@ -174,7 +255,7 @@ def write_report(report: dict[str, Any], output_dir: str | os.PathLike[str]) -> 
     paths = {"json": out / "report.json", "markdown": out / "report.md", "png": out / "report.png"}
     text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
     _atomic_write(paths["json"], lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    md = report_markdown(report)
+    md = report_markdown(report, embed_figure=paths["png"].name)
     _atomic_write(paths["markdown"], lambda tmp: Path(tmp).write_text(md, encoding="utf-8"))
     report_chart(report, paths["png"])
     return paths

@@ -34,6 +34,7 @@ from coit_hf.evaluation.results import (
     default_generation,
 )
 from coit_hf.evaluation.sources import DataSource
+from coit_hf.published import public_name
 
 logger = logging.getLogger(__name__)
 
@@ -295,7 +296,7 @@ def collect_results(
         entry["n"] = counts.get(f"{name}|0")
         tasks[name] = entry
     return {
-        "model": settings.model,
+        "model": public_name(settings.model),  # results are published with cards: never a machine path
         "prompt_format": settings.prompt_format,
         "max_samples": settings.max_samples,
         "metadata": dict(settings.metadata),
@@ -364,7 +365,7 @@ def run_evaluation(settings: EvalSettings, *, model=None) -> dict:
     notes: list[str] = []
     with_spbleu = metrics.spbleu_available()
     if any(n.startswith("coit_flores101") for n in names) and not with_spbleu:
-        notes.append(metrics.SPBLEU_FALLBACK_NOTE.format(path=metrics.spbleu_model_path()))
+        notes.append(metrics.spbleu_fallback_note())
     from coit_hf.evaluation.tasks import build_task_config, qa_rules_of  # imports lighteval
 
     configs = [build_task_config(n, settings.prompt_format, settings.sources, with_spbleu=with_spbleu,

@@ -6,6 +6,7 @@ import importlib.metadata
 import importlib.util
 import json
 import logging
+import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -16,8 +17,10 @@ from typing import Any
 from huggingface_hub import ModelCard, ModelCardData
 
 from coit_hf.errors import CoitError, InputError
+from coit_hf.hub.model_index import build_model_index
 from coit_hf.jsonfile import read_json
 from coit_hf.languages import get_language
+from coit_hf.published import project_url, public_name
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +60,12 @@ class CardInfo:
     license: str | None = None
     tags: list[str] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)  # extra Markdown under Evaluation (e.g. `coit-hf compare`)
+    repo_id: str | None = None  # the Hub id the model is (or will be) published under
+
+
+# First bytes of the image formats the Hub renders in a card (PNG/JPEG/GIF/WebP specs); SVG is text.
+IMAGE_SIGNATURES = {".png": (b"\x89PNG\r\n\x1a\n",), ".jpg": (b"\xff\xd8\xff",), ".jpeg": (b"\xff\xd8\xff",),
+                    ".gif": (b"GIF87a", b"GIF89a"), ".webp": (b"RIFF",)}
 
 
 def framework_versions() -> dict[str, str]:
@@ -100,6 +109,10 @@ def _eval_table(results: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]
         values = []
         for key in metrics:
             value = scores.get(key)
+            if isinstance(value, float) and not math.isfinite(value):
+                logger.warning("score %s/%s is %s: shown as n/a in the card", task, key, value)
+                values.append("n/a")
+                continue
             values.append("" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value))
         rows.append({"task": task, "cells": values})
     return metrics, rows
@@ -115,25 +128,45 @@ def _language_names(codes: list[str]) -> str:
     return ", ".join(names) if names else "the training data's languages"
 
 
+def public_card_info(info: CardInfo) -> CardInfo:
+    """``info`` with local folders named as published (Hub id recorded by the folder, else its own name)."""
+    datasets = [{**d, "path": public_name(d["path"])} if d.get("path") else dict(d) for d in info.datasets]
+    results = info.eval_results
+    if results and results.get("model"):
+        results = {**results, "model": public_name(results["model"])}
+    return CardInfo(**{**info.__dict__, "datasets": datasets, "eval_results": results})
+
+
+def model_card_source_url(info: CardInfo) -> str | None:
+    """Where the card's results come from: the project's URL (package metadata), else the model repo's Hub page."""
+    return project_url() or (f"https://huggingface.co/{info.repo_id}" if info.repo_id else None)
+
+
 def render_model_card(info: CardInfo, template_path: str | os.PathLike[str] | None = None) -> ModelCard:
-    """Render the card (YAML metadata + body) from the template; ``base_model`` is never empty."""
+    """Render the card (YAML metadata with ``model-index`` + body) from the template; ``base_model`` is never empty.
+
+    Local dataset folders and the evaluated model are named by their Hub id or folder name, never their path.
+    """
     if not info.base_model or info.base_model == "None":
         raise InputError("the model card needs a base model id", field="base_model")
+    info = public_card_info(info)
     template = Path(template_path) if template_path else resources.files("coit_hf.model_cards") / CARD_TEMPLATE
     dataset_ids = list(dict.fromkeys(str(d["path"]) for d in info.datasets if d.get("path")))
+    results = info.eval_results or {}
+    index = build_model_index(results, source_url=model_card_source_url(info)) if results else None
     card_data = ModelCardData(
         base_model=info.base_model,
         language=info.languages or None,
-        datasets=[d for d in dataset_ids if not os.path.isabs(d)] or None,
+        datasets=[d for d in dataset_ids if "/" in d] or None,  # Hub ids only (a bare folder name is not one)
         library_name="peft" if info.is_adapter else "transformers",
         license=info.license,
         pipeline_tag="text-generation",
         tags=list(dict.fromkeys(["coit", "cross-lingual", "trl", "sft", *info.tags])),
         model_name=info.model_name,
+        eval_results=index.results if index and index.results else None,
     )
     is_hub_id = "/" in info.base_model and not os.path.isabs(info.base_model)
     metrics, eval_rows = ([], [])
-    results = info.eval_results or {}
     if results:
         metrics, eval_rows = _eval_table(results)
     rows = [d.get("rows") for d in info.datasets]
@@ -143,8 +176,9 @@ def render_model_card(info: CardInfo, template_path: str | os.PathLike[str] | No
         template_path=str(template),
         model_title=info.model_name,
         base_model_id=info.base_model,
-        base_model_url=f"https://huggingface.co/{info.base_model}" if is_hub_id else "#",
+        base_model_url=f"https://huggingface.co/{info.base_model}" if is_hub_id else None,
         base_model_note=info.base_model_note,
+        project_url=project_url(),
         languages=info.languages,
         language_names=_language_names(info.languages),
         kind="LoRA adapter" if info.is_adapter else "full fine-tuning",
@@ -163,10 +197,39 @@ def render_model_card(info: CardInfo, template_path: str | os.PathLike[str] | No
         eval_fidelity=results.get("fidelity_method"),
         eval_max_samples=results.get("max_samples"),
         eval_notes=results.get("notes") or [],
+        model_index_count=len(index.results) if index else 0,
+        model_index_left_out=index.left_out if index else [],
         attachments=info.attachments,
         extra_sections=info.sections,
         framework_versions=framework_versions(),
     )
+
+
+def check_image(path: Path) -> None:
+    """Raise :class:`InputError` unless ``path`` starts like the image format its extension names."""
+    suffix = path.suffix.lower()
+    with path.open("rb") as handle:
+        head = handle.read(512)
+    if suffix == ".svg":
+        ok = b"<svg" in head.lower()
+    elif suffix in IMAGE_SIGNATURES:
+        ok = head.startswith(IMAGE_SIGNATURES[suffix]) and (suffix != ".webp" or head[8:12] == b"WEBP")
+    else:
+        raise InputError(f"card attachment must be an image ({', '.join([*IMAGE_SIGNATURES, '.svg'])}), "
+                         f"got {suffix or 'no extension'}", path=path)
+    if not ok:
+        raise InputError(f"card attachment is not a {suffix[1:].upper()} image: its first bytes are "
+                         f"{_content_kind(head)}, not the {suffix[1:].upper()} signature", path=path)
+
+
+def _content_kind(head: bytes) -> str:
+    """What a file's first bytes look like, for error messages: another image format, text, or binary data."""
+    for suffix, signatures in IMAGE_SIGNATURES.items():
+        if head.startswith(signatures):
+            return f"a {suffix[1:].upper()} image's"
+    text = head[:256].decode("utf-8", errors="replace")
+    printable = all(c >= " " or c in "\t\n\r" for c in text) and "\ufffd" not in text[:-1]
+    return "missing (the file is empty)" if not head else "text" if printable else "binary data"
 
 
 def write_model_card(info: CardInfo, folder: str | os.PathLike[str]) -> Path:
@@ -180,13 +243,15 @@ def write_model_card(info: CardInfo, folder: str | os.PathLike[str]) -> Path:
     for item in info.attachments:
         src = Path(item.path)
         if not src.is_file():
-            raise InputError("card attachment not found", path=src)
+            raise InputError("card attachment not found" if not src.exists() else "card attachment is not a file",
+                             path=src)
+        check_image(src)
         dest = folder / "images" / src.name
         dest.parent.mkdir(exist_ok=True)
         if src.resolve() != dest.resolve():
             shutil.copyfile(src, dest)
         attached.append(CardAttachment(item.title, f"images/{src.name}"))
-    info = CardInfo(**{**info.__dict__, "attachments": attached})
+    info = public_card_info(CardInfo(**{**info.__dict__, "attachments": attached}))
     card = render_model_card(info)
     path = folder / "README.md"
     tmp = folder / ".README.md.tmp"
@@ -221,14 +286,23 @@ def update_model_card(
     eval_results: str | os.PathLike[str] | dict[str, Any] | None = None,
     attachments: list[CardAttachment] | None = None,
     comparison: str | os.PathLike[str] | dict[str, Any] | None = None,
+    sections: list[str] | None = None,
+    repo_id: str | None = None,
 ) -> Path:
     """Re-render a model folder's card with evaluation results and/or extra images; returns the card path.
 
     ``eval_results`` is a ``coit_results.json`` (or its folder) or an already loaded mapping. Attachments with the
     title of an existing one replace it. ``comparison`` is a ``coit-hf compare`` output (folder, ``compare.json`` or
     mapping, this model as run A): its win rates and gate rates per language replace any earlier such section.
+    ``sections`` are extra Markdown sections; one whose first line equals an existing one's replaces it.
+    ``repo_id`` records the Hub id the model is published under (names it in other cards and model-index sources).
     """
     info = read_card_info(folder)
+    if repo_id is not None:
+        info.repo_id = repo_id
+    for section in sections or []:
+        heading = section.splitlines()[0] if section else ""
+        info.sections = [x for x in info.sections if x.splitlines()[:1] != [heading]] + [section]
     if eval_results is not None:
         info.eval_results = eval_results if isinstance(eval_results, dict) else load_eval_results(eval_results)
     if attachments:
@@ -243,11 +317,16 @@ def update_model_card(
 
 
 def parse_attachments(specs: list[str] | None) -> list[CardAttachment]:
-    """``TITLE=PATH`` strings (recipe ``card_attachments``) to attachments."""
+    """``TITLE=PATH`` strings (recipe ``card_attachments``) to attachments; each must be an existing image."""
     out = []
     for spec in specs or []:
         title, sep, path = spec.partition("=")
         if not sep or not title.strip() or not path.strip():
             raise InputError(f"card attachment {spec!r} is not TITLE=PATH", field="card_attachments")
+        image = Path(path.strip())
+        if not image.is_file():  # checked before training, not when the card is written after it
+            raise InputError("card attachment not found" if not image.exists() else "card attachment is not a file",
+                             path=image, field="card_attachments")
+        check_image(image)
         out.append(CardAttachment(title.strip(), path.strip()))
     return out

@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     card.add_argument("--attach", action="append", default=[], metavar="TITLE=PATH",
                       help="An image to show on the card, e.g. 'Scaling fit=scaling/plots/scaling_zh.png'.")
     card.add_argument("--comparison", help="Output folder of `coit-hf compare` (win rates per language; this model = A).")
+    card.add_argument("--alignment", help="Output folder of `coit-hf align` (several models: the before/after "
+                      "comparison; one model: its alignment by layer).")
+    card.add_argument("--repo-id", help="Hub id the model is published under (named in the model-index source).")
     card.set_defaults(func=_card)
 
 
@@ -42,8 +45,20 @@ def _import_gguf(args: argparse.Namespace) -> int:
 
 
 def _card(args: argparse.Namespace) -> int:
-    from coit_hf.hub.cards import parse_attachments, update_model_card  # noqa: PLC0415 - keep `coit-hf --help` fast
+    from coit_hf.hub.cards import (  # noqa: PLC0415 - keep `coit-hf --help` fast
+        CardAttachment,
+        parse_attachments,
+        update_model_card,
+    )
 
-    print(update_model_card(args.folder, eval_results=args.eval_results, attachments=parse_attachments(args.attach),
-                            comparison=args.comparison))
+    attachments = parse_attachments(args.attach)
+    sections = []
+    if args.alignment:
+        from coit_hf.analysis.card import alignment_card_section  # noqa: PLC0415
+
+        section, images = alignment_card_section(args.alignment)
+        sections.append(section)
+        attachments += [CardAttachment(title, path) for title, path in images]
+    print(update_model_card(args.folder, eval_results=args.eval_results, attachments=attachments,
+                            comparison=args.comparison, sections=sections, repo_id=args.repo_id))
     return 0

@@ -95,6 +95,7 @@ def build_card_info(
         prompt_format=prompt_format,
         eval_results=load_eval_results(script_args.eval_results) if script_args.eval_results else None,
         attachments=parse_attachments(script_args.card_attachments),
+        repo_id=training_args.hub_model_id or None,
     )
 
 

@@ -16,5 +16,5 @@ class CoitSpbleu(base.CoitMetric):
     def _compute(self, predictions, references):
         score = metrics.spbleu(predictions, references)
         if score is None:
-            return {"spbleu": None, "note": metrics.SPBLEU_FALLBACK_NOTE.format(path=metrics.spbleu_model_path())}
+            return {"spbleu": None, "note": metrics.spbleu_fallback_note()}
         return {"spbleu": score}
