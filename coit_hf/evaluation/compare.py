@@ -39,6 +39,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from coit_hf.atomic import normal_permissions
 from coit_hf.errors import ConfigError, InputError
 from coit_hf.evaluation import metrics
 from coit_hf.evaluation.results import GENERATIONS_FILE, RESULTS_FILE
@@ -413,6 +414,7 @@ def _atomic_text(target: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
+    normal_permissions(tmp)
     os.replace(tmp, target)
 
 

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from coit_hf.atomic import normal_permissions
 from coit_hf.errors import InputError
 from coit_hf.evaluation.results import load_results, split_task_name
 from coit_hf.jsonfile import read_json
@@ -162,6 +163,7 @@ def _atomic_write(target: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        normal_permissions(tmp)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coit_hf.atomic import normal_permissions
 from coit_hf.errors import CoitError, ConfigError, InputError
 from coit_hf.evaluation import metrics
 from coit_hf.evaluation.results import PROMPT_FORMATS, RESULTS_FILE
@@ -260,6 +261,7 @@ def write_results(results: dict, output_dir: str | os.PathLike[str]) -> Path:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(results, handle, ensure_ascii=False, indent=2)
             handle.write("\n")
+        normal_permissions(tmp)
         os.replace(tmp, target)
     except OSError as exc:  # e.g. a full disk: no partial results file is left
         Path(tmp).unlink(missing_ok=True)

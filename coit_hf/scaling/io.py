@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from coit_hf.atomic import normal_permissions
 from coit_hf.errors import InputError
 from coit_hf.jsonfile import read_json
 from coit_hf.scaling.laws import FitResult
@@ -210,6 +211,7 @@ def write_json(data: Any, path: str | os.PathLike) -> Path:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2, ensure_ascii=False, allow_nan=True)
             handle.write("\n")
+        normal_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
