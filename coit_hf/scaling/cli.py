@@ -7,8 +7,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from coit_hf.errors import ConfigError, InputError
 
 logger = logging.getLogger(__name__)
@@ -258,16 +256,14 @@ def sweep_variants(
     Each run entry says which ``--metadata`` to pass to ``coit-hf eval`` so that ``scaling fit`` can read the
     results back (contract 3: ``translation_pairs`` and ``lang``).
     """
+    from coit_hf.data.validate import read_yaml
     from coit_hf.scaling.allocate import mixture_dict, write_yaml
     from coit_hf.scaling.io import write_json
 
     out_dir = Path(output_dir)
     base: dict[str, Any] | None = None
     if recipe is not None:
-        try:
-            base = yaml.safe_load(Path(recipe).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise InputError(f"cannot read recipe: {exc}", path=recipe) from None
+        base = read_yaml(Path(recipe), "recipe")
         if not isinstance(base, dict):
             raise InputError("recipe must be a YAML mapping", path=recipe)
     if len(set(sizes)) != len(sizes):
