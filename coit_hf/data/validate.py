@@ -156,3 +156,28 @@ def read_yaml(path: Path, what: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(f"cannot parse YAML: {exc}", path=path, line=mark.line + 1 if mark else None) from None
 
+
+
+def field_lines(path: str | os.PathLike[str]) -> dict[str, int]:
+    """1-based line of every key and list item of a YAML file, by field path (``datasets[1].num_rows``); empty when
+    the file cannot be read or parsed (the reader reports that)."""
+    try:
+        root = yaml.compose(Path(path).read_text(encoding="utf-8").removeprefix("\ufeff"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node | None, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                name = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
+                lines.setdefault(name, key_node.start_mark.line + 1)
+                walk(value_node, name)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                name = f"{prefix}[{index}]"
+                lines.setdefault(name, item.start_mark.line + 1)
+                walk(item, name)
+
+    walk(root, "")
+    return lines
