@@ -27,6 +27,7 @@ from typing import Any
 from coit_hf.atomic import normal_permissions
 from coit_hf.errors import CoitError, ConfigError, InputError
 from coit_hf.evaluation import metrics
+from coit_hf.evaluation.checks import check_eval_settings
 from coit_hf.evaluation.results import PROMPT_FORMATS, RESULTS_FILE
 from coit_hf.evaluation.sources import DataSource
 
@@ -69,6 +70,7 @@ class EvalSettings:
             raise ConfigError(f"generation size must be >= 1, got {self.generation_size}")
         if self.max_samples is not None and self.max_samples < 1:
             raise ConfigError(f"--max-samples must be >= 1, got {self.max_samples}")
+        check_eval_settings(self, normalize_task_names(self.tasks))
 
 
 def normalize_task_names(tasks: list[str] | str) -> list[str]:
@@ -164,7 +166,12 @@ def make_pipeline_class():
 
             self.registry = registry_cls(tasks, self.coit_configs)
             self.tasks_dict = self.registry.load_tasks()
-            LightevalTask.load_datasets(self.tasks_dict, self.pipeline_parameters.dataset_loading_processes)
+            try:
+                LightevalTask.load_datasets(self.tasks_dict, self.pipeline_parameters.dataset_loading_processes)
+            except OSError as exc:  # the data, not the model: say so (the caller blames the model for OSError)
+                sources = ", ".join(sorted({str(getattr(t, "dataset_path", "?")) for t in self.tasks_dict.values()}))
+                raise InputError(f"cannot load the evaluation data ({sources}): {str(exc).splitlines()[0]}; "
+                                 "use --data-dir or --source for local copies", field="tasks") from exc
             self.documents_dict = {
                 task.full_name: task.get_docs(self.pipeline_parameters.max_samples) for task in self.tasks_dict.values()
             }
