@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from coit_hf.atomic import normal_permissions
+from coit_hf.atomic import normal_permissions, require_output_dir
 from coit_hf.errors import InputError
 from coit_hf.evaluation.results import load_results, split_task_name
 from coit_hf.jsonfile import read_json
@@ -172,9 +172,9 @@ def _atomic_write(target: Path, write) -> None:
 
 def write_report(report: dict[str, Any], output_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """Write ``report.json``, ``report.md`` and ``report.png`` into ``output_dir``; return their paths."""
-    out = Path(output_dir)
+    out = require_output_dir(output_dir)
     paths = {"json": out / "report.json", "markdown": out / "report.md", "png": out / "report.png"}
-    text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+    text = json.dumps(report, ensure_ascii=False, indent=2, allow_nan=False) + "\n"  # inputs were checked finite
     _atomic_write(paths["json"], lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     md = report_markdown(report)
     _atomic_write(paths["markdown"], lambda tmp: Path(tmp).write_text(md, encoding="utf-8"))

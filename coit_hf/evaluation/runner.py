@@ -28,7 +28,7 @@ from coit_hf.atomic import normal_permissions
 from coit_hf.errors import CoitError, ConfigError, InputError
 from coit_hf.evaluation import metrics
 from coit_hf.evaluation.checks import check_eval_settings
-from coit_hf.evaluation.results import PROMPT_FORMATS, RESULTS_FILE
+from coit_hf.evaluation.results import PROMPT_FORMATS, RESULTS_FILE, finite_scores
 from coit_hf.evaluation.sources import DataSource
 
 logger = logging.getLogger(__name__)
@@ -253,7 +253,7 @@ def collect_results(
         "max_samples": settings.max_samples,
         "metadata": dict(settings.metadata),
         "versions": _versions(),
-        "tasks": tasks,
+        "tasks": finite_scores(tasks, notes),
         "notes": notes,
     }
 
@@ -266,13 +266,13 @@ def write_results(results: dict, output_dir: str | os.PathLike[str]) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=".coit_results.", suffix=".json", dir=out)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, ensure_ascii=False, indent=2)
+            json.dump(results, handle, ensure_ascii=False, indent=2, allow_nan=False)
             handle.write("\n")
         normal_permissions(tmp)
         os.replace(tmp, target)
-    except OSError as exc:  # e.g. a full disk: no partial results file is left
+    except (OSError, ValueError) as exc:  # a full disk or a NaN: no partial results file is left
         Path(tmp).unlink(missing_ok=True)
-        raise CoitError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        raise CoitError(f"cannot write {target}: {getattr(exc, 'strerror', None) or exc}") from exc
     return target
 
 
