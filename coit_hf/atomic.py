@@ -1,4 +1,4 @@
-"""Output paths: the permissions a temp-then-rename write should end with, and output folders checked up front.
+"""Paths the user names: the permissions a temp-then-rename write should end with, and output folders checked up front.
 
 ``tempfile.mkstemp`` creates files with mode 0600 and ``mkdtemp`` folders with 0700 whatever the umask, so a file
 written through a temp name and renamed into place would be private; :func:`normal_permissions` gives it the mode a
@@ -59,3 +59,15 @@ def require_output_file(path: str | os.PathLike[str], option: str = "--output") 
         if parent.exists() and not parent.is_dir():
             raise InputError(f"{option} has a file as parent ({parent}); expected a folder there", path=path)
     return path
+
+
+def require_model_path(model: str, option: str = "--model") -> None:
+    """A model given as a local path must be a folder; a name that does not look like a path is left to the Hub."""
+    path = Path(model).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise InputError(f"{option} is a file; expected a model folder (config.json, weights) or a Hub id",
+                             path=model)
+        return
+    if model.startswith(("/", "./", "../", "~")) or model.count("/") > 1:
+        raise InputError(f"{option}: model folder not found", path=model)

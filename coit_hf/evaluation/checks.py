@@ -3,12 +3,10 @@ numeric options, the model path and the output folder, each failing with a messa
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
-from coit_hf.atomic import require_output_dir
-from coit_hf.errors import ConfigError, InputError
+from coit_hf.atomic import require_model_path, require_output_dir
+from coit_hf.errors import ConfigError
 
 QA_FAMILIES = ("xquad", "mlqa", "mieval")
 """Families whose task names carry one language (``coit_xquad:zh``); ``flores101`` carries ``SRC-TGT``."""
@@ -59,19 +57,6 @@ def check_dtype(dtype: str | None, option: str = "--dtype") -> None:
         raise ConfigError(f"{option} {dtype!r} is not a dtype; use float32, bfloat16, float16, auto, 4bit or 8bit")
 
 
-def check_local_model(model: str, option: str = "--model") -> None:
-    """A model given as a local path must be a folder; a name that is not a path is left to the Hub."""
-    path = Path(model).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise InputError(f"{option} is a file; expected a model folder (config.json, weights) or a Hub id",
-                             path=model)
-        return
-    looks_local = model.startswith(("/", "./", "../", "~")) or model.count("/") > 1 or os.sep != "/" and os.sep in model
-    if looks_local:
-        raise InputError(f"{option}: model folder not found", path=model)
-
-
 def check_eval_settings(settings: Any, names: list[str]) -> None:
     """Everything of ``settings`` (an ``EvalSettings``) that can be checked without loading a model or data."""
     if not names:
@@ -82,5 +67,5 @@ def check_eval_settings(settings: Any, names: list[str]) -> None:
     _check_count(settings.bootstrap_iters, "--bootstrap-iters", 0)
     if settings.backend == "accelerate":
         check_dtype(settings.dtype)
-        check_local_model(settings.model)
+        require_model_path(settings.model)
     require_output_dir(settings.output_dir)
