@@ -38,6 +38,13 @@ def _finite(text: str) -> float:
     return value
 
 
+def _size_option(text: str, option: str) -> int:
+    try:
+        return parse_size(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{option}: {exc}") from None
+
+
 def _key_values(items: list[str] | None, name: str, cast=_finite) -> dict[str, Any]:
     """Parse repeated ``lang=value`` options."""
     out: dict[str, Any] = {}
@@ -66,7 +73,7 @@ def _bound_option(items: list[str] | None, name: str) -> dict[str, float] | floa
     if not items:
         return None
     if len(items) == 1 and "=" not in items[0]:
-        return float(parse_size(items[0]))
+        return float(_size_option(items[0], f"--{name}"))
     return {k: float(v) for k, v in _key_values(items, name, parse_size).items()}
 
 
@@ -231,7 +238,7 @@ def run_allocate(args: argparse.Namespace) -> int:
     from coit_hf.scaling import io
     from coit_hf.scaling.allocate import allocate, write_mixture
 
-    budget = parse_size(args.budget)
+    budget = _size_option(args.budget, "--budget")
     if args.seed < 0:
         raise ConfigError(f"--seed must be >= 0, got {args.seed}")
     require_output_file(args.output, "--output")
@@ -338,7 +345,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     """Write the sweep variants and print how to run and evaluate them."""
     from coit_hf.languages import get_language
 
-    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+    sizes = [_size_option(s, "--sizes") for s in args.sizes.split(",") if s.strip()]
     if not sizes:
         raise ConfigError("--sizes is empty")
     if args.seed < 0:
