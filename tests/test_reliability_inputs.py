@@ -203,6 +203,15 @@ CASES: dict[str, Case] = {
     "report-output-dir-is-a-file": lambda t, c: (
         ["report", _write(t / "r.json", _results('{"substring": 3}')), "--output-dir", _write(t / "o", "x")],
         ["--output-dir is a file"]),
+    **{f"compare-{name}": lambda t, c, option=option, value=value, fragment=fragment: (
+        ["compare", "--a", str(t / "a"), "--b", str(t / "b"), "--judge", "echo", option, value,
+         "--output-dir", str(t / "o")], [fragment])
+       for name, option, value, fragment in (
+           ("confidence-one", "--confidence", "1", "--confidence must be between 0 and 1"),
+           ("confidence-nan", "--confidence", "nan", "--confidence must be between 0 and 1"),
+           ("lid-threshold-above-one", "--lid-threshold", "1.5", "--lid-threshold must be a probability"),
+           ("judge-batch-size-zero", "--judge-batch-size", "0", "--judge-batch-size must be >= 1"),
+           ("judge-max-tokens-negative", "--judge-max-tokens", "-1", "--judge-max-tokens must be >= 1"))},
     # ---- scaling: budgets and sizes, bounds for languages without a fit, fits with NaN, paths
     **{f"allocate-budget-{name}": lambda t, c, value=value: (
         ["scaling", "allocate", str(c["fits"]), "--budget", value, "--output", str(t / "m.yaml"),
