@@ -10,7 +10,6 @@ reads when the registry is first used.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import re
@@ -18,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from coit_hf.data.validate import read_yaml
 from coit_hf.errors import ConfigError, InputError
+from coit_hf.jsonfile import read_json
 from coit_hf.scripts import KNOWN_SCRIPTS
 
 logger = logging.getLogger(__name__)
@@ -187,17 +186,9 @@ class LanguageRegistry:
 
 def parse_language_file(path: Path) -> list[Language]:
     """Parse a languages file into :class:`Language` entries, with errors naming the file, entry and field."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("languages file not found", path=path) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})", path=path) from None
-    try:
-        data: Any = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        line = getattr(exc, "lineno", None) or getattr(getattr(exc, "problem_mark", None), "line", -1) + 1 or None
-        raise InputError(f"cannot parse languages file: {exc}", path=path, line=line) from None
+    path = Path(path)
+    data: Any = (read_json(path, missing="languages file not found") if path.suffix == ".json"
+                 else read_yaml(path, "languages file"))
     if isinstance(data, dict):
         data = data.get("languages", [data] if "code" in data else None)
     if not isinstance(data, list) or not data:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from coit_hf.atomic import normal_permissions
 from coit_hf.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -152,12 +152,10 @@ def build_tiny_model(
     )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the final folder gets the usual permissions
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        normal_permissions(tmp, recursive=True)  # mkdtemp (and the weights writer) make files private
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)

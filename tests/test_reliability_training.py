@@ -134,7 +134,7 @@ def test_recipe_errors_exit_2_without_traceback(tmp_path, tiny_model_dir, corpus
 # ------------------------------------------------------------------------------------------------ evaluation
 EVAL = {
     "unknown-task": (["--tasks", "coit_squad:zh"], ["unknown coit task 'coit_squad:zh'"]),
-    "unknown-task-language": (["--tasks", "coit_xquad:xx", "--data-dir", "DATA"], ["no SQuAD JSON for language 'xx'"]),
+    "unknown-task-language": (["--tasks", "coit_xquad:xx", "--data-dir", "DATA"], ["task 'coit_xquad:xx'", "unknown language code 'xx'"]),
     "missing-model": (["--model", "/nonexistent/model"], ["/nonexistent/model"]),
     "missing-data-dir": (["--data-dir", "/nonexistent/data"], ["/nonexistent/data"]),
     "malformed-source": (["--source", "xquad"], ["bad source 'xquad'"]),

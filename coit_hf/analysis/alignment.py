@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from coit_hf.atomic import require_model_path
 from coit_hf.errors import ConfigError, InputError
 
 logger = logging.getLogger(__name__)
@@ -38,8 +39,14 @@ def _check_parallel(data: Mapping[str, Sequence[str]], source: object) -> Parall
         raise InputError(f"parallel sides differ in length: {lengths}", path=source)
     if len(data) < 2:
         raise InputError("need at least two languages", path=source)
-    if not next(iter(lengths.values()), 0):
-        raise InputError("no sentences", path=source)
+    count = next(iter(lengths.values()), 0)
+    if count < 2:
+        raise InputError(f"{count} parallel sentence(s); alignment needs at least 2 (retrieval among one sentence "
+                         "is always right, and random pairs need two)", path=source)
+    for lang, sentences in data.items():
+        repeated = len(sentences) - len(set(sentences))
+        if repeated:
+            logger.warning("%s: %d repeated %s sentence(s); retrieval cannot tell them apart", source, repeated, lang)
     return {lang: [str(s) for s in v] for lang, v in data.items()}
 
 
@@ -50,7 +57,7 @@ def load_parallel_jsonl(path: str | os.PathLike, langs: Sequence[str] | None = N
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError("file not found", path=path)
+        raise InputError("is a folder, expected a JSONL file" if path.is_dir() else "file not found", path=path)
     from coit_hf.data.sources import iter_jsonl
 
     rows = list(iter_jsonl(path))
@@ -80,7 +87,7 @@ def load_text_files(files: Mapping[str, str | os.PathLike]) -> Parallel:
     for lang, file in files.items():
         file = Path(file)
         if not file.is_file():
-            raise InputError("file not found", path=file)
+            raise InputError("is a folder, expected a text file" if file.is_dir() else "file not found", path=file)
         out[lang] = [line.rstrip("\n").strip() for line in file.open(encoding="utf-8")]
         while out[lang] and not out[lang][-1]:
             out[lang].pop()
@@ -324,9 +331,13 @@ def load_model_and_tokenizer(model_path: str, *, dtype: str = "float32", device:
     torch_dtype = getattr(torch, dtype, None)
     if not isinstance(torch_dtype, torch.dtype):
         raise ConfigError(f"unknown dtype {dtype!r}")
-    tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
-    model = AutoModel.from_pretrained(model_path, dtype=torch_dtype, trust_remote_code=trust_remote_code,
-                                      use_safetensors=True)
+    require_model_path(model_path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+        model = AutoModel.from_pretrained(model_path, dtype=torch_dtype, trust_remote_code=trust_remote_code,
+                                          use_safetensors=True)
+    except OSError as exc:  # a folder without weights/tokenizer, an unknown Hub id, offline
+        raise InputError(f"cannot load the model: {str(exc).splitlines()[0]}", path=model_path, field="model") from None
     if device:
         model.to(device)
     return model, tokenizer

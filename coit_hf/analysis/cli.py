@@ -62,6 +62,21 @@ def _pairs(items: list[str] | None, name: str) -> dict[str, str]:
     return out
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """Numbers, dtype and output folder, checked before any input or model is read."""
+    from coit_hf.atomic import require_output_dir
+
+    for option, value, minimum in (("--max-sentences", args.max_sentences, 2), ("--batch-size", args.batch_size, 1),
+                                   ("--max-length", args.max_length, 1), ("--seed", args.seed, 0)):
+        if value is not None and value < minimum:
+            raise ConfigError(f"{option} must be >= {minimum}, got {value}")
+    import torch
+
+    if not isinstance(getattr(torch, args.dtype, None), torch.dtype):
+        raise ConfigError(f"--dtype {args.dtype!r} is not a dtype; use float32, bfloat16 or float16")
+    require_output_dir(args.output_dir)
+
+
 def _labels(args: argparse.Namespace, names: list[str]) -> list[str]:
     from coit_hf.published import public_name
 
@@ -113,6 +128,7 @@ def _report_comparison(comparison: dict, output_dir: str) -> int:
 def _load_parallel(args: argparse.Namespace) -> dict[str, list[str]]:
     from coit_hf.analysis import alignment as al
 
+    _check_options(args)
     langs = [x.strip() for x in args.langs.split(",") if x.strip()] if args.langs else None
     if args.jsonl:
         parallel = al.load_parallel_jsonl(args.jsonl, langs)
@@ -128,7 +144,7 @@ def _load_parallel(args: argparse.Namespace) -> dict[str, list[str]]:
             raise ConfigError("--dataset needs --langs")
         parallel = al.load_hub_parallel(args.dataset, langs, config=args.dataset_config, split=args.split,
                                         columns=_pairs(args.column, "column"))
-    if args.max_sentences:
+    if args.max_sentences is not None:
         parallel = {k: v[: args.max_sentences] for k, v in parallel.items()}
     return parallel
 

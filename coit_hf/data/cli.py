@@ -137,6 +137,7 @@ def run_mixture(args: argparse.Namespace) -> int:
     """Resolve a mixture and print rows per subset and source."""
     from collections import Counter
 
+    from coit_hf.atomic import require_output_file
     from coit_hf.data.mixture import load_mixture, load_mixture_file, parse_shorthand
 
     if Path(args.spec).suffix in (".yaml", ".yml") or Path(args.spec).is_file():
@@ -151,8 +152,10 @@ def run_mixture(args: argparse.Namespace) -> int:
             corpus = {lang: path for lang, sep, path in pairs if sep}
         config = parse_shorthand(args.spec, corpus, seed=args.seed)  # type: ignore[arg-type]
     if args.write_yaml:
+        require_output_file(args.write_yaml, "--write-yaml")
+    mixture = load_mixture(config)  # loads every part: nothing is written for a mixture that cannot be read
+    if args.write_yaml:
         config.to_yaml(args.write_yaml)
-    mixture = load_mixture(config)
     for split, dataset in mixture.items():
         counts = Counter(zip(dataset["subset"], dataset["source"], strict=True))
         print(f"{split}: {len(dataset)} rows")

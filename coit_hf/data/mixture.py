@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -24,7 +25,7 @@ from typing import Any
 import yaml
 from trl.scripts.utils import DatasetConfig, DatasetMixtureConfig
 
-from coit_hf.data.validate import check_mapping, read_yaml
+from coit_hf.data.validate import check_mapping, field_lines, line_of, read_yaml
 from coit_hf.errors import CoitError, ConfigError, InputError
 
 logger = logging.getLogger(__name__)
@@ -45,10 +46,9 @@ class CoitDatasetConfig(DatasetConfig):
     num_rows: int | None = None
 
     def __post_init__(self) -> None:
-        if self.num_rows is not None and (not isinstance(self.num_rows, int) or self.num_rows < 0):
-            raise ConfigError(f"num_rows must be a non-negative integer, got {self.num_rows!r}")
-        if self.fraction is not None and not (isinstance(self.fraction, int | float) and self.fraction >= 0):
-            raise ConfigError(f"fraction must be a non-negative number, got {self.fraction!r}")
+        problem = _entry_problem(dataclasses.asdict(self))
+        if problem:
+            raise ConfigError(f"{problem[0]} {problem[1]}")
 
 
 @dataclass
@@ -85,6 +85,9 @@ class CoitMixtureConfig(DatasetMixtureConfig):
                 raise ConfigError(f"datasets[{index}] needs a path (corpus folder or Hub id)")
             converted.append(CoitDatasetConfig(**dataset))
         self.datasets = converted
+        problem = _mixture_problem(self.to_dict())
+        if problem:
+            raise ConfigError(f"{problem[0]} {problem[1]}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain mapping (defaults of the dataset entries left out) in the YAML layout."""
@@ -108,15 +111,70 @@ class CoitMixtureConfig(DatasetMixtureConfig):
         return path
 
 
+def _entry_problem(entry: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(field, what is wrong) for the first bad number of one mixture entry, or None."""
+    num_rows, fraction = entry.get("num_rows"), entry.get("fraction")
+    if num_rows is not None and (not isinstance(num_rows, int) or isinstance(num_rows, bool) or num_rows < 1):
+        return "num_rows", f"must be a whole number of rows >= 1 (leave it out to take every row), got {num_rows!r}"
+    if fraction is not None and (not isinstance(fraction, int | float) or isinstance(fraction, bool)
+                                 or not math.isfinite(fraction) or fraction <= 0):
+        return "fraction", f"must be a finite number > 0 (leave the entry out to take none), got {fraction!r}"
+    return None
+
+
+def _slice_of(entry: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What rows an entry reads, ignoring how many: every slice starts at the first row, so two entries with the
+    same source overlap whatever their ``num_rows``."""
+    files = entry.get("data_files")
+    return (str(entry.get("path")), entry.get("name"), entry.get("data_dir"), repr(files), entry.get("split", "train"))
+
+
+def _mixture_problem(data: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(field, what is wrong) for the first bad mixture-level value or repeated slice, or None."""
+    seed = data.get("seed", 42)
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        return "seed", f"must be a whole number from 0 to 2**32 - 1, got {seed!r}"
+    size = data.get("test_split_size")
+    if size is not None:
+        whole = isinstance(size, int) and not isinstance(size, bool)
+        if not (whole and size >= 1) and not (isinstance(size, float) and 0 < size < 1):
+            return "test_split_size", f"must be a fraction in (0, 1) or a row count >= 1, got {size!r}"
+    entries = [e for e in data.get("datasets") or [] if isinstance(e, Mapping)]
+    fractions = [e.get("fraction") for e in entries]
+    if any(f is not None for f in fractions) and any(f is None for f in fractions):
+        index = next(i for i, f in enumerate(fractions) if f is None)
+        return f"datasets[{index}].fraction", "`fraction` must be set for either all datasets of the mixture or none"
+    for index, entry in enumerate(entries):
+        for before, earlier in enumerate(entries[:index]):
+            subsets = (earlier.get("subset"), entry.get("subset"))
+            if _slice_of(earlier) == _slice_of(entry) and (None in subsets or subsets[0] == subsets[1]):
+                what = f"subset {subsets[1]!r}" if subsets[0] == subsets[1] else "rows"
+                return f"datasets[{index}]", (
+                    f"repeats the {what} of datasets[{before}] ({entry.get('path')}, {entry.get('name')}): the "
+                    "same rows would be trained on twice; give each subset once (num_rows sets how many rows)")
+    return None
+
+
 def load_mixture_file(path: str | os.PathLike[str]) -> CoitMixtureConfig:
     """Read a mixture YAML (contract 2); errors name the file."""
     path = Path(path)
     data = read_yaml(path, "mixture file")
     if not isinstance(data, dict) or not isinstance(data.get("datasets"), list):
-        raise InputError("a mixture file is a mapping with a 'datasets:' list", path=path, field="datasets")
+        what = "the file is empty" if data is None else "a mixture file is a mapping with a 'datasets:' list"
+        raise InputError(f"{what}; expected a mapping with a 'datasets:' list", path=path, field="datasets")
+    if not data["datasets"]:
+        raise InputError("the mixture lists no datasets", path=path, line=line_of(path, "datasets"), field="datasets")
     check_mapping(CoitMixtureConfig, data, path=path)
+    lines = field_lines(path)
     for index, entry in enumerate(data["datasets"]):
         check_mapping(CoitDatasetConfig, entry, path=path, prefix=f"datasets[{index}].")
+        problem = _entry_problem(entry)
+        if problem:
+            field_name = f"datasets[{index}].{problem[0]}"
+            raise InputError(problem[1], path=path, line=lines.get(field_name), field=field_name)
+    problem = _mixture_problem(data)
+    if problem:
+        raise InputError(problem[1], path=path, line=lines.get(problem[0]), field=problem[0])
     try:
         return CoitMixtureConfig(**data)
     except ConfigError as exc:
@@ -223,6 +281,10 @@ def load_mixture(config: CoitMixtureConfig):
     if config.test_split_size is not None:
         if config.streaming:
             raise ConfigError("test_split_size is not supported with streaming datasets")
-        return combined.train_test_split(test_size=config.test_split_size, seed=config.seed)
+        try:
+            return combined.train_test_split(test_size=config.test_split_size, seed=config.seed)
+        except ValueError as exc:  # e.g. a test split as large as the mixture: no training rows would remain
+            raise ConfigError(f"test_split_size {config.test_split_size!r} does not fit the mixture's {len(combined)} "
+                              f"rows: {exc}") from None
     return datasets.DatasetDict({"train": combined}) if not config.streaming else \
         datasets.IterableDatasetDict({"train": combined})

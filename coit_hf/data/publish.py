@@ -21,7 +21,8 @@ def check_corpus_folder(folder: str | os.PathLike[str]) -> Path:
     """Check that ``folder`` is a built corpus (README with ``configs:`` and Parquet for every config/split)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError("corpus folder not found", path=folder)
+        what = "is a file, expected a corpus folder" if folder.exists() else "corpus folder not found"
+        raise InputError(what, path=folder)
     readme = folder / "README.md"
     if not readme.is_file() or "configs:" not in readme.read_text(encoding="utf-8"):
         raise InputError("not a corpus folder: README.md with `configs:` is missing (run `coit-hf data build`)",

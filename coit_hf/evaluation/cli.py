@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 from coit_hf.errors import ConfigError
 
@@ -18,6 +19,8 @@ def _metadata(items: list[str]) -> dict:
             out[key] = json.loads(value)  # numbers/booleans stay typed: translation_pairs=1000 -> 1000
         except json.JSONDecodeError:
             out[key] = value
+        if isinstance(out[key], float) and not math.isfinite(out[key]):
+            raise ConfigError(f"--metadata {item!r}: {value} is not a finite number")
     return out
 
 

@@ -41,6 +41,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from coit_hf import langid
+from coit_hf.atomic import normal_permissions
 from coit_hf.errors import ConfigError, InputError
 from coit_hf.evaluation import metrics
 from coit_hf.evaluation.results import GENERATIONS_FILE, RESULTS_FILE
@@ -405,6 +406,7 @@ def _atomic_text(target: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
+    normal_permissions(tmp)
     os.replace(tmp, target)
 
 
@@ -458,10 +460,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_compare)
 
 
+def _check_compare_options(args: argparse.Namespace) -> None:
+    """Numbers of `coit-hf compare`, checked before any judge is loaded."""
+    import math
+
+    for option, value in (("--judge-max-tokens", args.judge_max_tokens), ("--judge-batch-size", args.judge_batch_size)):
+        if value < 1:
+            raise ConfigError(f"{option} must be >= 1, got {value}")
+    if not (math.isfinite(args.confidence) and 0 < args.confidence < 1):
+        raise ConfigError(f"--confidence must be between 0 and 1 (e.g. 0.95), got {args.confidence}")
+    if not (math.isfinite(args.lid_threshold) and 0 <= args.lid_threshold <= 1):
+        raise ConfigError(f"--lid-threshold must be a probability from 0 to 1, got {args.lid_threshold}")
+
+
 def run_compare(args: argparse.Namespace) -> int:
     """Handle `coit-hf compare`."""
+    from coit_hf.atomic import require_output_dir
     from coit_hf.evaluation.judge import make_judge
 
+    _check_compare_options(args)
+    require_output_dir(args.output_dir)
     judge = make_judge(args.judge, base_url=args.judge_base_url, max_tokens=args.judge_max_tokens,
                        api_key_env=args.judge_api_key_env, device=args.judge_device, batch_size=args.judge_batch_size)
     gate = LanguageGate(args.lid_model, args.lid_threshold, use_lid=not args.script_gate)

@@ -30,6 +30,7 @@ from lighteval.metrics.utils.metric_utils import SampleLevelMetric
 from lighteval.tasks.lighteval_task import LightevalTaskConfig
 from lighteval.tasks.requests import Doc, SamplingMethod
 
+from coit_hf.atomic import normal_permissions
 from coit_hf.errors import InputError
 from coit_hf.evaluation import metrics
 from coit_hf.evaluation.results import GENERATIONS_FILE
@@ -149,5 +150,6 @@ def write_generations(rows: list[dict[str, Any]], output_dir: str | os.PathLike[
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    normal_permissions(tmp)
     os.replace(tmp, target)
     return target

@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from coit_hf.atomic import normal_permissions, require_output_dir
 from coit_hf.errors import InputError
 from coit_hf.evaluation.results import load_results, split_task_name
 from coit_hf.jsonfile import read_json
@@ -243,6 +244,7 @@ def _atomic_write(target: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        normal_permissions(tmp)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
@@ -251,9 +253,9 @@ def _atomic_write(target: Path, write) -> None:
 
 def write_report(report: dict[str, Any], output_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """Write ``report.json``, ``report.md`` and ``report.png`` into ``output_dir``; return their paths."""
-    out = Path(output_dir)
+    out = require_output_dir(output_dir)
     paths = {"json": out / "report.json", "markdown": out / "report.md", "png": out / "report.png"}
-    text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+    text = json.dumps(report, ensure_ascii=False, indent=2, allow_nan=False) + "\n"  # inputs were checked finite
     _atomic_write(paths["json"], lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     md = report_markdown(report, embed_figure=paths["png"].name)
     _atomic_write(paths["markdown"], lambda tmp: Path(tmp).write_text(md, encoding="utf-8"))

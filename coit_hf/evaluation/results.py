@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -50,11 +51,18 @@ def load_results(path_or_dir: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data["tasks"], dict):
         raise InputError("'tasks' must map task names to score objects", path=path, field="tasks")
     for task, scores in data["tasks"].items():
+        family, langs = split_task_name(task)
+        if not task.startswith("coit_") or not family or not langs:
+            raise InputError(f"task name {task!r} is not a coit task (coit_FAMILY:LANG, e.g. coit_xquad:zh)",
+                             path=path, field=f"tasks.{task}")
         if not isinstance(scores, dict):
             raise InputError(f"task {task!r} must map metric names to numbers", path=path, field=f"tasks.{task}")
         for metric, value in scores.items():
-            if value is not None and not isinstance(value, int | float):
+            if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
                 raise InputError(f"score {task}/{metric} is not a number", path=path, field=f"tasks.{task}.{metric}")
+            if value is not None and not math.isfinite(value):
+                raise InputError(f"score {task}/{metric} is {value} (not a finite number); re-run the evaluation, or "
+                                 "set it to null to leave it out", path=path, field=f"tasks.{task}.{metric}")
     data.setdefault("max_samples", None)
     data.setdefault("metadata", {})
     data.setdefault("versions", {})
@@ -66,3 +74,17 @@ def split_task_name(task: str) -> tuple[str, str]:
     """``coit_xquad:zh`` -> ("xquad", "zh"); ``coit_flores101:en-zh`` -> ("flores101", "en-zh")."""
     family, _, langs = task.partition(":")
     return family.removeprefix("coit_"), langs
+
+
+def finite_scores(tasks: dict[str, dict[str, Any]], notes: list[str]) -> dict[str, dict[str, Any]]:
+    """``tasks`` with every NaN or infinite score replaced by None, each one named in ``notes`` (a NaN written into
+    results would reach reports, averages and cards as a number)."""
+    out: dict[str, dict[str, Any]] = {}
+    for task, scores in tasks.items():
+        out[task] = {}
+        for metric, value in scores.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                notes.append(f"{task} {metric} was {value} (no valid score); recorded as null")
+                value = None
+            out[task][metric] = value
+    return out

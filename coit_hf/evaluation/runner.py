@@ -24,14 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coit_hf.atomic import normal_permissions
 from coit_hf.errors import CoitError, ConfigError, InputError
 from coit_hf.evaluation import metrics
+from coit_hf.evaluation.checks import check_eval_settings
 from coit_hf.evaluation.results import (
     GENERATION_PROFILES,
     NAME_STYLES,
     PROMPT_FORMATS,
     RESULTS_FILE,
     default_generation,
+    finite_scores,
 )
 from coit_hf.evaluation.sources import DataSource
 from coit_hf.published import public_name
@@ -85,6 +88,7 @@ class EvalSettings:
             raise ConfigError(f"generation size must be >= 1, got {self.generation_size}")
         if self.max_samples is not None and self.max_samples < 1:
             raise ConfigError(f"--max-samples must be >= 1, got {self.max_samples}")
+        check_eval_settings(self, normalize_task_names(self.tasks))
 
 
 def trained_name_styles(model: str) -> set[str]:
@@ -205,7 +209,12 @@ def make_pipeline_class():
 
             self.registry = registry_cls(tasks, self.coit_configs)
             self.tasks_dict = self.registry.load_tasks()
-            LightevalTask.load_datasets(self.tasks_dict, self.pipeline_parameters.dataset_loading_processes)
+            try:
+                LightevalTask.load_datasets(self.tasks_dict, self.pipeline_parameters.dataset_loading_processes)
+            except OSError as exc:  # the data, not the model: say so (the caller blames the model for OSError)
+                sources = ", ".join(sorted({str(getattr(t, "dataset_path", "?")) for t in self.tasks_dict.values()}))
+                raise InputError(f"cannot load the evaluation data ({sources}): {str(exc).splitlines()[0]}; "
+                                 "use --data-dir or --source for local copies", field="tasks") from exc
             self.documents_dict = {
                 task.full_name: task.get_docs(self.pipeline_parameters.max_samples) for task in self.tasks_dict.values()
             }
@@ -303,7 +312,7 @@ def collect_results(
         "versions": _versions(),
         "name_style": settings.name_style,
         **(extra or {}),
-        "tasks": tasks,
+        "tasks": finite_scores(tasks, notes),
         "notes": notes,
     }
 
@@ -335,12 +344,13 @@ def write_results(results: dict, output_dir: str | os.PathLike[str]) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=".coit_results.", suffix=".json", dir=out)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, ensure_ascii=False, indent=2)
+            json.dump(results, handle, ensure_ascii=False, indent=2, allow_nan=False)
             handle.write("\n")
+        normal_permissions(tmp)
         os.replace(tmp, target)
-    except OSError as exc:  # e.g. a full disk: no partial results file is left
+    except (OSError, ValueError) as exc:  # a full disk or a NaN: no partial results file is left
         Path(tmp).unlink(missing_ok=True)
-        raise CoitError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        raise CoitError(f"cannot write {target}: {getattr(exc, 'strerror', None) or exc}") from exc
     return target
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from coit_hf.atomic import normal_permissions
 from coit_hf.errors import ConfigError
 from coit_hf.scaling.laws import FitResult
 
@@ -298,6 +299,7 @@ def write_yaml(data: Mapping[str, Any], path: str | os.PathLike, header: str = "
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        normal_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from coit_hf.atomic import require_output_dir, require_output_file
 from coit_hf.errors import ConfigError, InputError
 
 logger = logging.getLogger(__name__)
@@ -26,12 +26,26 @@ def parse_size(text: str) -> int:
         value = float(raw) * mult
     except ValueError:
         raise ConfigError(f"not a size: {text!r} (use e.g. 5000, 5k, 1.5M)") from None
-    if value <= 0 or value != int(value):
+    if not math.isfinite(value) or value <= 0 or value != int(value):
         raise ConfigError(f"size must be a positive whole number, got {text!r}")
     return int(value)
 
 
-def _key_values(items: list[str] | None, name: str, cast=float) -> dict[str, Any]:
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def _size_option(text: str, option: str) -> int:
+    try:
+        return parse_size(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{option}: {exc}") from None
+
+
+def _key_values(items: list[str] | None, name: str, cast=_finite) -> dict[str, Any]:
     """Parse repeated ``lang=value`` options."""
     out: dict[str, Any] = {}
     for item in items or []:
@@ -40,9 +54,18 @@ def _key_values(items: list[str] | None, name: str, cast=float) -> dict[str, Any
         key, value = item.split("=", 1)
         try:
             out[key.strip()] = cast(value.strip())
-        except (ValueError, ConfigError):
-            raise ConfigError(f"--{name} {item!r}: bad value {value!r}") from None
+        except (ValueError, ConfigError) as exc:
+            why = f": {exc}" if isinstance(exc, ConfigError) else " (expected a finite number)"
+            raise ConfigError(f"--{name} {item!r}: bad value {value!r}{why}") from None
     return out
+
+
+def _only_fitted(option: str, values: dict[str, Any] | float | None, fitted: Any, path: str) -> None:
+    """Per-language values for languages without a fit are an error (they would be ignored silently)."""
+    unknown = sorted(set(values) - set(fitted)) if isinstance(values, dict) else []
+    if unknown:
+        raise InputError(f"--{option} names {', '.join(unknown)}, which have no fit (fitted: {', '.join(fitted)})",
+                         path=path, field="fits")
 
 
 def _bound_option(items: list[str] | None, name: str) -> dict[str, float] | float | None:
@@ -50,7 +73,7 @@ def _bound_option(items: list[str] | None, name: str) -> dict[str, float] | floa
     if not items:
         return None
     if len(items) == 1 and "=" not in items[0]:
-        return float(parse_size(items[0]))
+        return float(_size_option(items[0], f"--{name}"))
     return {k: float(v) for k, v in _key_values(items, name, parse_size).items()}
 
 
@@ -85,7 +108,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     alloc = sub.add_parser("allocate", help="Split a translation-pair budget across languages; write the mixture.")
     alloc.add_argument("fits", help="fits.json from `coit-hf scaling fit`.")
-    alloc.add_argument("--budget", required=True, type=parse_size, help="Total translation pairs (e.g. 200k).")
+    alloc.add_argument("--budget", required=True, help="Total translation pairs (e.g. 200k).")
     alloc.add_argument("--output", required=True, help="m-model mixture YAML to write (allocation JSON beside it).")
     alloc.add_argument("--langs", help="Only these languages (comma-separated; default all fitted).")
     alloc.add_argument("--min", action="append", dest="minimum", metavar="[LANG=]N", help="Lower bound(s).")
@@ -119,13 +142,21 @@ def run_fit(args: argparse.Namespace) -> int:
     from coit_hf.scaling.laws import fit_law, fit_similarity_law, joint_criterion, select_family
 
     metrics = [m.strip() for m in args.metric.split(",") if m.strip()]
+    if not metrics:
+        raise ConfigError("--metric names no metric")
+    if args.bootstrap < 0:
+        raise ConfigError(f"--bootstrap must be >= 0 (0 = off), got {args.bootstrap}")
+    if args.family == "auto" and not [f for f in args.families.split(",") if f.strip() and f.strip() != "simlog"]:
+        raise ConfigError(f"--families names no law family (got {args.families!r}); e.g. log,power")
+    layer = _layer(args.similarity_layer)
+    require_output_dir(args.output_dir)
     observations = io.read_observations(args.inputs, task=args.task, metrics=metrics)
     if not observations:
         raise InputError("no runs found in the inputs")
     grouped = io.group_by_language(observations)
     metric = next((o.metric for o in observations if o.metric), None)
     similarity = (
-        io.read_similarity(args.similarity, pivot=args.pivot, layer=_layer(args.similarity_layer),
+        io.read_similarity(args.similarity, pivot=args.pivot, layer=layer,
                            measure=args.similarity_measure)
         if args.similarity else None
     )
@@ -195,7 +226,11 @@ def run_fit(args: argparse.Namespace) -> int:
 
 
 def _layer(text: str) -> str | int:
-    return int(text) if text.lstrip("-").isdigit() else text
+    if text.strip().lstrip("-").isdigit():
+        return int(text)
+    if text.strip() in ("best", "middle"):
+        return text.strip()
+    raise ConfigError(f"--similarity-layer must be a layer index, 'middle' or 'best', got {text!r}")
 
 
 def run_allocate(args: argparse.Namespace) -> int:
@@ -203,26 +238,27 @@ def run_allocate(args: argparse.Namespace) -> int:
     from coit_hf.scaling import io
     from coit_hf.scaling.allocate import allocate, write_mixture
 
+    budget = _size_option(args.budget, "--budget")
+    if args.seed < 0:
+        raise ConfigError(f"--seed must be >= 0, got {args.seed}")
+    require_output_file(args.output, "--output")
     fits = io.read_fits(args.fits)
+    minimum, maximum = _bound_option(args.minimum, "min"), _bound_option(args.maximum, "max")
+    weights = _key_values(args.weight, "weight") or None
+    for option, values in (("min", minimum), ("max", maximum), ("weight", weights)):
+        _only_fitted(option, values, fits, args.fits)
     if args.langs:
         wanted = [x.strip() for x in args.langs.split(",") if x.strip()]
         missing = [x for x in wanted if x not in fits]
         if missing:
             raise InputError(f"no fit for {', '.join(missing)}", path=args.fits, field="fits")
         fits = {lang: fits[lang] for lang in wanted}
-    weights = _key_values(args.weight, "weight") or None
     corpora = _key_values(args.corpus, "corpus", str) or None
     if not args.corpus_template:
         missing = [lang for lang in fits if not corpora or lang not in corpora]
         if missing:
             raise ConfigError(f"no corpus for {', '.join(missing)}: pass --corpus LANG=PATH or --corpus-template")
-    result = allocate(
-        fits,
-        args.budget,
-        minimum=_bound_option(args.minimum, "min"),
-        maximum=_bound_option(args.maximum, "max"),
-        weights=weights,
-    )
+    result = allocate(fits, budget, minimum=minimum, maximum=maximum, weights=weights)
     out = write_mixture(
         result,
         args.output,
@@ -237,7 +273,7 @@ def run_allocate(args: argparse.Namespace) -> int:
     print(f"{'lang':<6}{'pairs':>10}{'bound':>10}{'predicted':>11}")
     for lang, n in result.counts.items():
         print(f"{lang:<6}{n:>10}{result.status[lang]:>10}{result.predicted[lang]:>11.2f}")
-    print(f"total {sum(result.counts.values())} of budget {args.budget}; multiplier {result.multiplier:.4g}")
+    print(f"total {sum(result.counts.values())} of budget {budget}; multiplier {result.multiplier:.4g}")
     print(f"wrote {out} and {report_path}")
     return 0
 
@@ -258,16 +294,14 @@ def sweep_variants(
     Each run entry says which ``--metadata`` to pass to ``coit-hf eval`` so that ``scaling fit`` can read the
     results back (contract 3: ``translation_pairs`` and ``lang``).
     """
+    from coit_hf.data.validate import read_yaml
     from coit_hf.scaling.allocate import mixture_dict, write_yaml
     from coit_hf.scaling.io import write_json
 
     out_dir = Path(output_dir)
     base: dict[str, Any] | None = None
     if recipe is not None:
-        try:
-            base = yaml.safe_load(Path(recipe).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise InputError(f"cannot read recipe: {exc}", path=recipe) from None
+        base = read_yaml(Path(recipe), "recipe")
         if not isinstance(base, dict):
             raise InputError("recipe must be a YAML mapping", path=recipe)
     if len(set(sizes)) != len(sizes):
@@ -309,9 +343,15 @@ def sweep_variants(
 
 def run_sweep(args: argparse.Namespace) -> int:
     """Write the sweep variants and print how to run and evaluate them."""
-    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+    from coit_hf.languages import get_language
+
+    sizes = [_size_option(s, "--sizes") for s in args.sizes.split(",") if s.strip()]
     if not sizes:
         raise ConfigError("--sizes is empty")
+    if args.seed < 0:
+        raise ConfigError(f"--seed must be >= 0, got {args.seed}")
+    get_language(args.lang)  # an unknown code fails here, listing the known ones
+    require_output_dir(args.output_dir)
     manifest = sweep_variants(
         args.lang, sizes, args.corpus, args.output_dir, recipe=args.recipe,
         include_general=not args.no_general, direction=args.direction, seed=args.seed,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from coit_hf.atomic import normal_permissions
 from coit_hf.errors import InputError
 from coit_hf.jsonfile import read_json
 from coit_hf.scaling.laws import FitResult
@@ -47,8 +49,8 @@ def _number(value: Any, *, path: object, line: int | None, field: str) -> float:
         out = float(value)
     except (TypeError, ValueError):
         raise InputError(f"expected a number, got {value!r}", path=path, line=line, field=field) from None
-    if out != out:  # NaN
-        raise InputError("value is NaN", path=path, line=line, field=field)
+    if not math.isfinite(out):
+        raise InputError(f"value is {out} (not a finite number)", path=path, line=line, field=field)
     return out
 
 
@@ -201,15 +203,27 @@ def group_by_language(observations: Iterable[Observation]) -> dict[str, tuple[li
     return out
 
 
+def _finite_or_null(data: Any) -> Any:
+    """``data`` with NaN and infinite floats as None: strict JSON, which other tools (and our readers) accept."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite_or_null(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite_or_null(v) for v in data]
+    return data
+
+
 def write_json(data: Any, path: str | os.PathLike) -> Path:
-    """Write JSON atomically (temp file + rename)."""
+    """Write JSON atomically (temp file + rename); NaN and infinite numbers are written as null."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False, allow_nan=True)
+            json.dump(_finite_or_null(data), handle, indent=2, ensure_ascii=False, allow_nan=False)
             handle.write("\n")
+        normal_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -224,7 +238,13 @@ def read_fits(path: str | os.PathLike) -> dict[str, FitResult]:
     fits = data.get("fits") if isinstance(data, dict) else None
     if not isinstance(fits, dict) or not fits:
         raise InputError("expected a 'fits' object keyed by language", path=path, field="fits")
-    return {lang: FitResult.from_dict(entry, path=path) for lang, entry in fits.items()}
+    out = {lang: FitResult.from_dict(entry, path=path) for lang, entry in fits.items()}
+    for lang, fit in out.items():
+        for name, value in fit.params.items():
+            if not math.isfinite(value):
+                raise InputError(f"parameter {name} of {lang}'s law is {value}; refit with `coit-hf scaling fit`",
+                                 path=path, field=f"fits.{lang}.params.{name}")
+    return out
 
 
 def read_similarity(path: str | os.PathLike, *, pivot: str = "en", layer: str | int = "best",

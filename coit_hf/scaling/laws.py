@@ -168,6 +168,11 @@ class PowerLaw(LawFamily):
 FAMILIES: dict[str, LawFamily] = {f.name: f for f in (LogLaw(), PowerLaw(), SimilarityLogLaw())}
 
 
+
+def _stat(value: Any) -> float:
+    """A fit statistic read back from JSON: null (how a NaN or infinite value is written) becomes NaN."""
+    return float("nan") if value is None else float(value)
+
 def get_family(name: str) -> LawFamily:
     """Return the law family called ``name`` (``log``, ``power`` or ``simlog``)."""
     try:
@@ -285,15 +290,15 @@ class FitResult:
                 lang=str(data["lang"]),
                 family=family.name,
                 params=params,
-                stderr={k: float(v) for k, v in (data.get("stderr") or {}).items()},
+                stderr={k: _stat(v) for k, v in (data.get("stderr") or {}).items()},
                 cov=[[float(x) for x in row] for row in cov],
                 n_obs=int(data.get("n_obs", 0)),
-                r2=float(data.get("r2", float("nan"))),
-                rmse=float(data.get("rmse", float("nan"))),
+                r2=_stat(data.get("r2")),
+                rmse=_stat(data.get("rmse")),
                 sigma=float(data.get("sigma", 0.0)),
-                aic=float(data.get("aic", float("nan"))),
-                aicc=float(data.get("aicc", float("nan"))),
-                bic=float(data.get("bic", float("nan"))),
+                aic=_stat(data.get("aic")),
+                aicc=_stat(data.get("aicc")),
+                bic=_stat(data.get("bic")),
                 dof=int(data.get("dof", 0)),
                 similarity=None if data.get("similarity") is None else float(data["similarity"]),
                 metric=data.get("metric"),
