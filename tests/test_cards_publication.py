@@ -63,6 +63,10 @@ def test_model_index_round_trips_through_the_hub_client(tmp_path: Path):
     assert not any("zh-en" in (r.metric_name or "") for r in card.data.eval_results)
     assert "coit_flores101:zh-en (local data without a Hub id)" in card.text
     assert card.data.datasets == ["org/coit-zh"] and card.data.model_name == "x-tiny-zh"
+    # The body names each task's data: Hub repo at the commit read (or the revision), else the local files.
+    assert "| coit_xquad:zh | xquad | `google/xquad@aaaaaaaaaaaa` | xquad.zh | validation | 1190 |" in card.text
+    assert "`gsarti/flores_101@refs/convert/parquet`" in card.text
+    assert "| coit_flores101:zh-en | flores101 | `local: flores101_dataset` |" in card.text
 
 
 def test_results_without_data_sources_give_no_model_index_but_keep_the_table(tmp_path: Path):

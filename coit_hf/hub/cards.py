@@ -197,12 +197,31 @@ def render_model_card(info: CardInfo, template_path: str | os.PathLike[str] | No
         eval_fidelity=results.get("fidelity_method"),
         eval_max_samples=results.get("max_samples"),
         eval_notes=results.get("notes") or [],
+        eval_data=_eval_data_rows(results) if results else [],
         model_index_count=len(index.results) if index else 0,
         model_index_left_out=index.left_out if index else [],
         attachments=info.attachments,
         extra_sections=info.sections,
         framework_versions=framework_versions(),
     )
+
+
+def _eval_data_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per task of the results' ``data_sources``: the benchmark version and where its data came from
+    (``repo@commit`` for Hub data, a relative name for local data), so a reader can reproduce the numbers."""
+    rows = []
+    for task, source in sorted((results.get("data_sources") or {}).items()):
+        if not isinstance(source, dict):
+            continue
+        if source.get("repo"):
+            pin = str(source["commit"])[:12] if source.get("commit") else source.get("revision")
+            where = f"{source['repo']}@{pin}" if pin else str(source["repo"])
+        else:
+            where = f"local: {source.get('local') or 'user files'}"
+        rows.append({"task": task, "benchmark": source.get("benchmark") or source.get("family") or "",
+                     "data": where, "config": source.get("config") or "", "split": source.get("split") or "",
+                     "rows": source.get("rows") if source.get("rows") is not None else ""})
+    return rows
 
 
 def check_image(path: Path) -> None:
