@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -83,13 +84,39 @@ def loading_error(path: str, exc: Exception, *, safetensors_only: bool = False) 
     return exc
 
 
+def embedding_rows(module: torch.nn.Module) -> int:
+    """Rows of an embedding or LM head, also when ZeRO-3 has partitioned its weight (``weight.shape`` reads 0 there;
+    ``num_embeddings`` / ``out_features`` and DeepSpeed's ``ds_shape`` keep the full size)."""
+    for name in ("num_embeddings", "out_features"):
+        if isinstance(getattr(module, name, None), int):
+            return getattr(module, name)
+    weight = module.weight
+    return int((getattr(weight, "ds_shape", None) or weight.shape)[0])
+
+
+@contextlib.contextmanager
+def gathered_for_write(params: list[torch.nn.Parameter]):
+    """Full parameters for an in-place write: under ZeRO-3 they are gathered and rank 0's values are kept
+    (``deepspeed.zero.GatheredParameters(..., modifier_rank=0)``); elsewhere a no-op."""
+    if any(hasattr(p, "ds_id") for p in params):
+        import deepspeed  # noqa: PLC0415 - present whenever parameters carry ZeRO-3 attributes
+
+        with deepspeed.zero.GatheredParameters(params, modifier_rank=0):
+            yield
+    else:
+        yield
+
+
 def add_tokens_mean_initialised(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
                                 tokens: list[str], *, as_pad: bool = False) -> int:
     """Add special tokens and give every new embedding row (input and output) the mean of the old rows.
 
-    This is the Alpaca/paper recipe (``smart_tokenizer_and_embedding_resize``). Returns the number of new tokens.
+    This is the Alpaca/paper recipe (``smart_tokenizer_and_embedding_resize``). Works with weights partitioned by
+    DeepSpeed ZeRO-3 (sizes from the module, rows written on the gathered weight) and with FSDP's meta-device
+    copies on ranks > 0 (rank 0's rows are broadcast). The new rows are checked finite. Returns the number of new
+    tokens.
     """
-    old = model.get_input_embeddings().weight.shape[0]
+    old = embedding_rows(model.get_input_embeddings())
     if as_pad:
         added = tokenizer.add_special_tokens({"pad_token": tokens[0]})
     else:
@@ -97,13 +124,21 @@ def add_tokens_mean_initialised(model: PreTrainedModel, tokenizer: PreTrainedTok
                                      special_tokens=True)
     if len(tokenizer) <= old:
         return added  # the tokens already had rows (embedding larger than the vocabulary)
+    if old == 0:
+        raise ConfigError("the model's input embedding has no rows; cannot add tokens")
     model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
-    with torch.no_grad():
-        for emb in (model.get_input_embeddings(), model.get_output_embeddings()):
-            if emb is None:
-                continue
-            weight = emb.weight
-            weight[old:] = weight[:old].mean(dim=0, keepdim=True)
+    modules = [m for m in (model.get_input_embeddings(), model.get_output_embeddings()) if m is not None]
+    weights = list({id(m.weight): m.weight for m in modules}.values())  # tied embeddings: one tensor
+    with torch.no_grad(), gathered_for_write(weights):
+        for weight in weights:
+            if weight.is_meta:
+                continue  # FSDP's low-memory loading: rank 0 holds the values and broadcasts them
+            weight[old:] = weight[:old].float().mean(dim=0, keepdim=True).to(weight.dtype)
+            if not bool(torch.isfinite(weight[old:]).all()):
+                raise ConfigError(
+                    f"the mean of the {old} existing embedding rows is not finite: the base model's embeddings hold "
+                    "NaN/inf values; check the model folder"
+                )
     return added
 
 
