@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 
 from datasets import Dataset, DatasetDict, load_dataset
 
@@ -22,11 +23,15 @@ def _mixture_module():
     return mixture
 
 
-def load_training_data(script_args: CoitScriptArguments) -> tuple[DatasetDict, list[dict]]:
+def load_training_data(script_args: CoitScriptArguments,
+                       with_eval: bool = False) -> tuple[DatasetDict, list[dict]]:
     """Load the splits named by a recipe, keeping only the messages column; also return the card's data summary.
 
     Precedence: ``mixture_file`` > ``mixture`` (shorthand over ``dataset_name``) > ``dataset_name`` +
-    ``dataset_config``. Local folders and Hub ids go through the same ``datasets`` code path.
+    ``dataset_config``. Local folders and Hub ids go through the same ``datasets`` code path; a local folder is
+    read through :func:`coit_hf.data.loading.load_corpus` (cache keyed by content, so a corpus rebuilt in place is
+    read as built). Only the train split is loaded, plus the test split when ``with_eval`` (a corpus built with
+    no validation rows may declare an empty one, which ``datasets`` cannot load).
     """
     if script_args.mixture_file or script_args.mixture:
         mixture = _mixture_module()
@@ -44,10 +49,12 @@ def load_training_data(script_args: CoitScriptArguments) -> tuple[DatasetDict, l
         paths = sorted({str(d.path) for d in config.datasets}) or [str(source)]
         name = None
     elif script_args.dataset_name:
+        splits = [script_args.dataset_train_split]
+        if with_eval and script_args.dataset_test_split not in splits:
+            splits.append(script_args.dataset_test_split)
         try:
-            dataset = load_dataset(
-                script_args.dataset_name, name=script_args.dataset_config, streaming=script_args.dataset_streaming
-            )
+            dataset = load_splits(script_args.dataset_name, script_args.dataset_config, splits,
+                                  streaming=script_args.dataset_streaming)
         except Exception as exc:  # noqa: BLE001 - any loading failure names the dataset and config
             raise InputError(f"cannot load dataset (config {script_args.dataset_config!r}): {type(exc).__name__}: "
                              f"{exc}", path=script_args.dataset_name, field="dataset_name") from exc
@@ -58,6 +65,38 @@ def load_training_data(script_args: CoitScriptArguments) -> tuple[DatasetDict, l
     dataset = select_chat_columns(dataset, script_args, source=str(source), keep=["subset"])
     summary = summarise(dataset[script_args.dataset_train_split], paths=paths, name=name, entries=entries)
     return DatasetDict({k: v.select_columns(["messages"]) for k, v in dataset.items()}), summary
+
+
+def load_splits(path: str, name: str | None, splits: list[str], *, streaming: bool = False) -> DatasetDict:
+    """The named splits of a corpus (folder or Hub id). A split the corpus lacks is left out (the caller reports a
+    missing train split); a local folder goes through ``load_corpus``."""
+    from coit_hf.data.loading import load_corpus  # noqa: PLC0415 - data stage reader, content-keyed cache
+
+    try:
+        from datasets import get_dataset_split_names  # noqa: PLC0415
+
+        available = set(get_dataset_split_names(path, name))
+    except Exception:  # noqa: BLE001 - split names are a hint; loading below gives the real error
+        available = None
+    out = {}
+    for split in splits:
+        if available is not None and split not in available:
+            continue
+        try:
+            if os.path.isdir(path):
+                out[split] = load_corpus(path, name, split=split, streaming=streaming)
+            else:
+                out[split] = load_dataset(path, name=name, split=split, streaming=streaming)
+        except ValueError as exc:
+            if "corresponds to no data" not in str(exc):
+                raise
+            fix = ("rebuild it with rows in that split" if split == splits[0] else
+                   "build the corpus with --validation-size > 0, or set `eval_strategy: \"no\"`")
+            raise InputError(f"split {split!r} of config {name!r} is empty: {fix}", path=path,
+                             field="dataset_train_split" if split == splits[0] else "dataset_test_split") from None
+    if splits[0] not in out:
+        raise InputError(f"no split {splits[0]!r} (have: {', '.join(sorted(available or []))})", path=path)
+    return DatasetDict(out)
 
 
 def summarise(train: Dataset, *, paths: list[str], name: str | None,
