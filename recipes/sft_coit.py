@@ -14,7 +14,6 @@ refused before loading; a NaN/inf loss or gradient norm stops the run with nothi
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -23,11 +22,11 @@ import transformers
 from transformers.trainer_utils import set_seed
 
 from coit_hf.errors import CoitError
-from coit_hf.hub.cards import write_model_card
-from coit_hf.hub.push import merge_adapter, push_folder
+from coit_hf.hub.push import push_folder
 from coit_hf.training.config import parse_recipe
 from coit_hf.training.data import load_training_data
 from coit_hf.training.launch import apply_global_batch_size, check_combination, force_reentrant_checkpointing
+from coit_hf.training.merge import merge_adapter_folder
 from coit_hf.training.modeling import prepare_model_and_tokenizer
 from coit_hf.training.preflight import run_preflight
 from coit_hf.training.trainer import (
@@ -91,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     if training_args.eval_strategy != "no":
         trainer.log_metrics("eval", trainer.evaluate())
     if merge and trainer.is_world_process_zero():
-        merged = merge_adapter(training_args.output_dir, f"{training_args.output_dir}/merged")
-        write_model_card(dataclasses.replace(card_info, is_adapter=False), merged)
+        merged = merge_adapter_folder(training_args.output_dir, f"{training_args.output_dir}/merged",
+                                      overwrite=True)
         if push:
             push_folder(merged, training_args.hub_model_id or Path(training_args.output_dir).name,
                         private=training_args.hub_private_repo, revision=training_args.hub_revision,
