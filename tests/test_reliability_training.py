@@ -100,7 +100,8 @@ def _empty_validation_corpus(text: str, tmp: Path) -> str:
     assert coit_main(["data", "build", "--output", str(corpus), "--no-progress", "--tgt-lang", "zh",
                       "--validation-size", "0", "--pairs", str(FIXTURES / "udhr_sample_7way.jsonl")]) == 0
     old = text.split("dataset_name: ")[1].splitlines()[0]
-    return text.replace(f"dataset_name: {old}", f"dataset_name: {corpus}") + "eval_strategy: steps\neval_steps: 1\n"
+    return text.replace(f"dataset_name: {old}", f"dataset_name: {corpus}") + (
+        "eval_strategy: steps\neval_steps: 1\ndataset_test_split: validation\n")
 
 
 # Values only TRL/torch would check (mid-run, or never): each is refused at parse time, naming the field.
@@ -216,7 +217,7 @@ RECIPES = {
                                   ["'use_safetensor'", "did you mean 'use_safetensors'"]),
     "misspelt-config-override": (_append("model_init_kwargs: {rms_norm_epsilon: 1.0e-5}\n"), ["'rms_norm_epsilon'"]),
     "model-init-kwargs-bad-dtype": (_append("model_init_kwargs: {dtype: floaty16}\n"), ["floaty16"]),
-    "empty-validation-split-with-eval": (_empty_validation_corpus, ["'validation'", "is empty", "--validation-size"]),
+    "empty-validation-split-with-eval": (_empty_validation_corpus, ["'validation'", "--validation-size"]),
     "full-bf16-without-master-weights": (_sub("dtype: float32", "dtype: bfloat16"),
                                          ["fp32 master weights", "dtype: float32"]),
 }
@@ -255,6 +256,27 @@ def test_recipe_errors_exit_2_without_traceback(tmp_path, tiny_model_dir, corpus
                           capture_output=True, text=True, timeout=600, cwd=ROOT, env={**os.environ, **ENV})
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr and "recipe.yaml, line " in proc.stderr and "UTF-8" in proc.stderr
+
+
+def test_training_reads_a_corpus_rebuilt_in_place_and_one_without_validation_rows(tmp_path):
+    """`datasets` keys its cache of a local folder by name and config: training must still read the current build."""
+    from coit_hf.training.config import CoitScriptArguments
+    from coit_hf.training.data import load_training_data
+
+    folder = tmp_path / "coit-zh"
+
+    def build(*extra: str) -> tuple[int, int]:
+        import pyarrow.parquet as pq
+
+        assert coit_main(["data", "build", "--output", str(folder), "--no-progress", "--tgt-lang", "zh",
+                          "--pairs", str(FIXTURES / "udhr_sample_7way.jsonl"), "--overwrite", *extra]) == 0
+        data, _ = load_training_data(CoitScriptArguments(dataset_name=str(folder), dataset_config="all"))
+        on_disk = sum(pq.ParquetFile(f).metadata.num_rows for f in (folder / "all").glob("train*.parquet"))
+        return len(data["train"]), on_disk
+
+    first, first_on_disk = build("--validation-size", "1", "--alpaca", f"zh={FIXTURES / 'alpaca_zh.jsonl'}")
+    second, second_on_disk = build("--validation-size", "0")  # fewer rows, no validation rows
+    assert (first, second) == (first_on_disk, second_on_disk) and second < first
 
 
 # ------------------------------------------------------------------------------------------------ evaluation

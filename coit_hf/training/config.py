@@ -103,11 +103,12 @@ def parse_recipe(
     parser = make_parser()
     argv = list(args) if args is not None else sys.argv[1:]
     check_recipe_keys(parser, argv)
+    recipe = argv[argv.index("--config") + 1] if "--config" in argv[:-1] else None
+    check_ranges(raw_values(parser, argv), recipe)  # before TRL/transformers, whose own checks name no field
     try:
         script_args, training_args, model_args = parser.parse_args_and_config(args=args)
     except ValueError as exc:  # TRL/transformers report unknown keys, bad mappings and some bad values this way
         raise ConfigError(str(exc)) from exc
-    recipe = argv[argv.index("--config") + 1] if "--config" in argv[:-1] else None
     check_values(script_args, training_args, model_args, recipe)
     resolve_chat_template(script_args, training_args)
     check_languages(script_args, recipe)
@@ -262,6 +263,42 @@ def _range_problem(value: object, low: float, low_ok: bool, high: float | None, 
     return None
 
 
+def raw_values(parser: TrlParser, argv: list[str]) -> dict[str, object]:
+    """The recipe's values as given (YAML, then command-line overrides converted by their argparse types)."""
+    from coit_hf.data.validate import read_yaml  # noqa: PLC0415
+
+    values: dict[str, object] = {}
+    if "--config" in argv[:-1]:
+        config = read_yaml(Path(argv[argv.index("--config") + 1]), "recipe")
+        values.update(config if isinstance(config, dict) else {})
+    types = {action.dest: action.type for action in parser._actions}
+    items = iter(argv)
+    for item in items:
+        if not item.startswith("--"):
+            continue
+        key, _, value = item[2:].partition("=")
+        if not value:
+            value = next(items, "")
+        convert = types.get(key)
+        try:
+            values[key] = convert(value) if convert in (int, float) else value
+        except (TypeError, ValueError):
+            values[key] = value  # argparse reports it with the expected type
+    return values
+
+
+def check_ranges(values: dict[str, object], recipe: str | None) -> None:
+    """Range/NaN checks of the numeric fields in ``values``; an error names the recipe file, line and field."""
+    from coit_hf.data.validate import line_of  # noqa: PLC0415
+
+    for key, (low, low_ok, high, none_ok) in _RANGES.items():
+        if key not in values:
+            continue
+        problem = _range_problem(values[key], low, low_ok, high, none_ok)
+        if problem:
+            raise InputError(problem, path=recipe, line=line_of(recipe, key), field=key)
+
+
 def check_values(script_args: CoitScriptArguments, training_args: SFTConfig, model_args: ModelConfig,
                  recipe: str | None) -> None:
     """Range/NaN checks of every numeric field the recipe sets, zero training steps, ``output_dir`` that is a file
@@ -271,13 +308,9 @@ def check_values(script_args: CoitScriptArguments, training_args: SFTConfig, mod
     def fail(key: str, message: str) -> None:
         raise InputError(message, path=recipe, line=line_of(recipe, key), field=key)
 
-    for args in (script_args, training_args, model_args):
-        for key, (low, low_ok, high, none_ok) in _RANGES.items():
-            if not hasattr(args, key):
-                continue
-            problem = _range_problem(getattr(args, key), low, low_ok, high, none_ok)
-            if problem:
-                fail(key, problem)
+    values = {key: getattr(args, key) for args in (script_args, training_args, model_args) for key in _RANGES
+              if hasattr(args, key)}
+    check_ranges(values, recipe)
     if training_args.max_steps == 0 or (training_args.max_steps < 0 and not training_args.num_train_epochs > 0):
         key = "max_steps" if training_args.max_steps == 0 else "num_train_epochs"
         fail(key, f"zero training steps (max_steps={training_args.max_steps}, num_train_epochs="

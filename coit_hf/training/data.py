@@ -79,8 +79,12 @@ def load_splits(path: str, name: str | None, splits: list[str], *, streaming: bo
     except Exception:  # noqa: BLE001 - split names are a hint; loading below gives the real error
         available = None
     out = {}
+    fix_eval = "build the corpus with --validation-size > 0, set `dataset_test_split`, or set `eval_strategy: \"no\"`"
     for split in splits:
         if available is not None and split not in available:
+            if split != splits[0]:  # evaluation was asked for: skipping it silently would hide the mistake
+                raise InputError(f"no split {split!r} to evaluate on (have: {', '.join(sorted(available))}): "
+                                 f"{fix_eval}", path=path, field="dataset_test_split")
             continue
         try:
             if os.path.isdir(path):
@@ -90,8 +94,7 @@ def load_splits(path: str, name: str | None, splits: list[str], *, streaming: bo
         except ValueError as exc:
             if "corresponds to no data" not in str(exc):
                 raise
-            fix = ("rebuild it with rows in that split" if split == splits[0] else
-                   "build the corpus with --validation-size > 0, or set `eval_strategy: \"no\"`")
+            fix = "rebuild it with rows in that split" if split == splits[0] else fix_eval
             raise InputError(f"split {split!r} of config {name!r} is empty: {fix}", path=path,
                              field="dataset_train_split" if split == splits[0] else "dataset_test_split") from None
     if splits[0] not in out:
