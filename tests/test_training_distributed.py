@@ -108,6 +108,7 @@ def assert_trained_finitely(log: str, out: Path, tiny_model_dir: Path) -> None:
     assert (out / "README.md").is_file()
 
 
+@pytest.mark.slow
 def test_zero3_one_process_pad_less_tokenizer_trains_finite(tiny_model_dir, corpus, tmp_path):
     log, out = run_zero3(tiny_model_dir, corpus, tmp_path, 1)
     assert_trained_finitely(log, out, tiny_model_dir)
@@ -178,6 +179,7 @@ def test_output_without_weights_is_refused_before_card_and_push(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ guard
+@pytest.mark.slow
 def test_guard_stops_at_an_injected_nan_and_nothing_is_saved(tiny_model_dir, corpus, tmp_path):
     """A NaN in one weight of the base model: the first loss is NaN; the run fails (exit 2) with the guard's
     message, and output_dir holds no weights and no card."""
