@@ -14,6 +14,7 @@ refused before loading; a NaN/inf loss or gradient norm stops the run with nothi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -42,8 +43,21 @@ logger = logging.getLogger("coit_hf.sft")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one recipe; returns the exit code."""
+    """Run one recipe; returns the exit code. A run that fails leaves no output_dir it created empty."""
     script_args, training_args, model_args = parse_recipe(argv)
+    output_dir = Path(training_args.output_dir)
+    existed = output_dir.exists()
+    try:
+        return run(script_args, training_args, model_args)
+    except BaseException:
+        if not existed:
+            with contextlib.suppress(OSError):
+                output_dir.rmdir()  # only when empty: checkpoints of a failed run stay for resuming
+        raise
+
+
+def run(script_args, training_args, model_args) -> int:
+    """The recipe's story after parsing: launch checks, data, model, train, save, card, push."""
     logging.basicConfig(level=training_args.get_process_log_level(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     transformers.utils.logging.set_verbosity(training_args.get_process_log_level())

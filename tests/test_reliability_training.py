@@ -391,3 +391,12 @@ def test_full_disk_writing_results_leaves_no_partial_file(tmp_path, monkeypatch)
         runner.write_results({"model": "x", "prompt_format": "paper", "tasks": {}}, tmp_path / "eval")
     monkeypatch.setattr(json, "dump", real_dump)
     assert list((tmp_path / "eval").iterdir()) == []
+
+
+def test_output_dir_inside_a_file_names_the_file(tmp_path, sft_main, tiny_model_dir, corpus):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(base_recipe(tiny_model_dir, corpus), encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(CoitError) as info:
+        sft_main(["--config", str(recipe), "--output_dir", str(tmp_path / "notes.txt" / "run")])
+    assert "field 'output_dir'" in str(info.value) and "notes.txt' is a file" in str(info.value)

@@ -320,6 +320,14 @@ def check_values(script_args: CoitScriptArguments, training_args: SFTConfig, mod
     output_dir = training_args.output_dir
     if output_dir and os.path.exists(output_dir) and not os.path.isdir(output_dir):
         fail("output_dir", f"output_dir {output_dir!r} is a file, not a folder: choose another output_dir")
+    if output_dir:
+        parent = Path(output_dir).absolute()
+        while not parent.exists():
+            parent = parent.parent
+        if parent != Path(output_dir).absolute() and not parent.is_dir():
+            fail("output_dir", f"output_dir {output_dir!r} cannot be created: {str(parent)!r} is a file")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            fail("output_dir", f"output_dir {output_dir!r} is not writable (no write permission on {str(parent)!r})")
     check_model_init_kwargs(training_args.model_init_kwargs, recipe)
 
 
