@@ -219,6 +219,21 @@ def test_guard_checks_grad_norm_and_logged_values():
         guard.on_log(None, state, TrainerControl(), logs={"loss": 1.0, "eval_loss": float("nan")})
 
 
+def test_guard_tolerates_fp16_loss_scale_overflows_for_a_while():
+    from coit_hf.training.guard import NonFiniteError, NonFiniteGuard
+
+    guard = NonFiniteGuard(fp16=True)
+    for step in range(NonFiniteGuard.FP16_OVERFLOW_STEPS):
+        guard.check_grad_norm(float("inf"), step + 1)  # skipped steps while the loss scale calibrates
+    guard.check_grad_norm(2.0, 26)
+    for step in range(NonFiniteGuard.FP16_OVERFLOW_STEPS):
+        guard.check_grad_norm(float("inf"), step + 27)
+    with pytest.raises(NonFiniteError, match="26 fp16 overflows in a row"):
+        guard.check_grad_norm(float("nan"), 60)
+    with pytest.raises(NonFiniteError, match="loss"):
+        guard.check("loss", float("nan"), 61)  # a NaN loss is never tolerated
+
+
 def test_final_save_refuses_non_finite_weights(tiny_model_dir):
     import torch
     from transformers import AutoModelForCausalLM

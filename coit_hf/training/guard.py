@@ -48,8 +48,13 @@ class NonFiniteGuard(TrainerCallback):
     and gradient norms (e.g. evaluation loss).
     """
 
-    def __init__(self) -> None:
+    # fp16 loss scaling overflows on purpose while it calibrates (the step is skipped): tolerate a run of these
+    FP16_OVERFLOW_STEPS = 25
+
+    def __init__(self, *, fp16: bool = False) -> None:
         self.tripped: str | None = None
+        self.fp16 = fp16
+        self.overflows = 0
 
     def check(self, what: str, value: Any, step: int) -> None:
         """Raise when ``value`` is NaN or infinite."""
@@ -58,8 +63,19 @@ class NonFiniteGuard(TrainerCallback):
             self.tripped = non_finite_message(what, number, step)
             raise NonFiniteError(self.tripped)
 
+    def check_grad_norm(self, value: Any, step: int) -> None:
+        """Like :meth:`check`; under fp16 up to ``FP16_OVERFLOW_STEPS`` overflowing steps in a row are allowed."""
+        number = _as_float(value)
+        if number is None or math.isfinite(number) or not self.fp16:
+            self.overflows = 0
+            self.check("grad_norm", value, step)
+            return
+        self.overflows += 1
+        if self.overflows > self.FP16_OVERFLOW_STEPS:
+            self.check(f"grad_norm ({self.overflows} fp16 overflows in a row)", value, step)
+
     def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: D102 - TrainerCallback hook
-        for key in ("loss", "grad_norm", "eval_loss"):
+        for key in ("loss", "eval_loss") if self.fp16 else ("loss", "grad_norm", "eval_loss"):
             if logs and key in logs:
                 self.check(key, logs[key], state.global_step)
         return control

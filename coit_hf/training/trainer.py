@@ -36,7 +36,7 @@ class CoitSFTTrainer(SFTTrainer):
     def __init__(self, *args: Any, card_info: CardInfo | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.card_info = card_info
-        self.nonfinite_guard = NonFiniteGuard()
+        self.nonfinite_guard = NonFiniteGuard(fp16=bool(self.args.fp16))
         self.add_callback(self.nonfinite_guard)
 
     def training_step(self, *args: Any, **kwargs: Any) -> torch.Tensor:
@@ -51,7 +51,7 @@ class CoitSFTTrainer(SFTTrainer):
     # Trainer._get_grad_norm (transformers 5.23) returns the global norm before the optimizer step on every rank.
     def _get_grad_norm(self, model: Any, grad_norm: Any = None) -> Any:
         norm = super()._get_grad_norm(model, grad_norm=grad_norm)
-        self.nonfinite_guard.check("grad_norm", norm, self.state.global_step + 1)
+        self.nonfinite_guard.check_grad_norm(norm, self.state.global_step + 1)
         return norm
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
