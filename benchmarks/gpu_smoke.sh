@@ -6,6 +6,7 @@
 #   bash benchmarks/gpu_smoke.sh                 # on a GPU machine: all runs, as many processes as GPUs
 #   bash benchmarks/gpu_smoke.sh --cpu           # CPU smoke (tests/test_benchmarks_smoke.py): 1 process, no bf16
 #   bash benchmarks/gpu_smoke.sh --only zero3,ddp-pack
+#   RUN_TIMEOUT=300 bash benchmarks/gpu_smoke.sh --cpu   # a slower CPU machine (default 110 s per run)
 #
 # Runs: zero3 (DeepSpeed ZeRO-3), fsdp2 (FSDP2, full state dict), ddp-nopack / ddp-pack (DDP, packing off/on),
 # qlora-merge (4-bit QLoRA + LoRA, then `coit-hf model merge`; CUDA + bitsandbytes only, skipped otherwise).
@@ -33,6 +34,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 WORK="${WORK:-$(mktemp -d -t coit-gpu-smoke.XXXXXX)}"
+# Per-run limit: 5 runs x 110 s keeps the whole script under 10 minutes even if one hangs (a healthy run takes far less).
+RUN_TIMEOUT="${RUN_TIMEOUT:-110}"
 mkdir -p "$WORK"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 
@@ -116,10 +119,11 @@ run() {  # NAME COMMAND... : run one training, then summarise its log and output
   echo "gpu_smoke: [$name] $*"
   peak_sampler "$peak" & local sampler=$!
   if [ -x /usr/bin/time ]; then
-    /usr/bin/time -v -o "$WORK/$name.time" "$@" > "$log" 2>&1 || rc=$?
+    timeout "$RUN_TIMEOUT" /usr/bin/time -v -o "$WORK/$name.time" "$@" > "$log" 2>&1 || rc=$?
   else
-    "$@" > "$log" 2>&1 || rc=$?
+    timeout "$RUN_TIMEOUT" "$@" > "$log" 2>&1 || rc=$?
   fi
+  if [ "$rc" = 124 ]; then echo "gpu_smoke: [$name] stopped after ${RUN_TIMEOUT}s (RUN_TIMEOUT)"; fi
   kill "$sampler" 2>/dev/null || true
   wait "$sampler" 2>/dev/null || true
   "$PY" - "$name" "$log" "$WORK/out-$name" "$peak" "$WORK/$name.time" "$rc" >> "$SUMMARY" <<'EOF'

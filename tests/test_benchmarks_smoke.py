@@ -76,7 +76,7 @@ def test_gpu_smoke_script_on_cpu(tmp_path):
     pytest.importorskip("deepspeed")
     proc = subprocess.run(["bash", str(BENCHMARKS / "gpu_smoke.sh"), "--cpu", "--only", "zero3,ddp-pack,qlora-merge",
                            "--work", str(tmp_path)], capture_output=True, text=True, timeout=900, cwd=ROOT,
-                          env={**os.environ, "PYTHON": sys.executable}, check=False)
+                          env={**os.environ, "PYTHON": sys.executable, "RUN_TIMEOUT": "400"}, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = {r["run"]: r for r in map(json.loads, (tmp_path / "summary.jsonl").read_text().splitlines())}
     assert set(rows) == {"zero3", "ddp-pack", "qlora-merge"}
