@@ -8,7 +8,7 @@ import os
 
 from datasets import Dataset, DatasetDict, load_dataset
 
-from coit_hf.errors import ConfigError, InputError
+from coit_hf.errors import CoitError, ConfigError, InputError
 from coit_hf.training.config import CoitScriptArguments
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ def load_training_data(script_args: CoitScriptArguments,
         try:
             dataset = load_splits(script_args.dataset_name, script_args.dataset_config, splits,
                                   streaming=script_args.dataset_streaming)
+        except CoitError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any loading failure names the dataset and config
             raise InputError(f"cannot load dataset (config {script_args.dataset_config!r}): {type(exc).__name__}: "
                              f"{exc}", path=script_args.dataset_name, field="dataset_name") from exc
