@@ -21,10 +21,11 @@ from pathlib import Path
 
 import transformers
 from transformers.trainer_utils import set_seed
+from trl import ModelConfig
 
 from coit_hf.errors import CoitError
 from coit_hf.hub.push import push_folder
-from coit_hf.training.config import parse_recipe
+from coit_hf.training.config import CoitScriptArguments, CoitSFTConfig, parse_recipe
 from coit_hf.training.data import load_training_data
 from coit_hf.training.launch import apply_global_batch_size, check_combination, force_reentrant_checkpointing
 from coit_hf.training.merge import merge_adapter_folder
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         raise
 
 
-def run(script_args, training_args, model_args) -> int:
+def run(script_args: CoitScriptArguments, training_args: CoitSFTConfig, model_args: ModelConfig) -> int:
     """The recipe's story after parsing: launch checks, data, model, train, save, card, push."""
     logging.basicConfig(level=training_args.get_process_log_level(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")

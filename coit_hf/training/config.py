@@ -272,13 +272,13 @@ def raw_values(parser: TrlParser, argv: list[str]) -> dict[str, object]:
         config = read_yaml(Path(argv[argv.index("--config") + 1]), "recipe")
         values.update(config if isinstance(config, dict) else {})
     types = {action.dest: action.type for action in parser._actions}
-    items = iter(argv)
-    for item in items:
+    for index, item in enumerate(argv):
         if not item.startswith("--"):
             continue
-        key, _, value = item[2:].partition("=")
-        if not value:
-            value = next(items, "")
+        key, eq, value = item[2:].partition("=")
+        if not eq:
+            following = argv[index + 1] if index + 1 < len(argv) else ""
+            value = "" if following.startswith("--") else following  # a bare boolean flag takes no value
         convert = types.get(key)
         try:
             values[key] = convert(value) if convert in (int, float) else value
