@@ -35,7 +35,8 @@ def load_tokenizer(model_args: ModelConfig, training_args: CoitSFTConfig) -> Pre
     return tokenizer
 
 
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model", "vocab.txt")
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "tekken.json")
+_TOKENIZER_SUFFIXES = (".model", ".tiktoken")  # SentencePiece (spiece.model, sentencepiece.bpe.model), tiktoken
 _WEIGHT_SUFFIXES = (".safetensors", ".safetensors.index.json", ".bin", ".bin.index.json", ".pt", ".pth", ".ckpt")
 
 
@@ -51,7 +52,7 @@ def check_model_folder(path: str) -> None:
     missing = []
     if "config.json" not in names:
         missing.append("config.json")
-    if not any(name in names for name in _TOKENIZER_FILES):
+    if not any(name in _TOKENIZER_FILES or name.endswith(_TOKENIZER_SUFFIXES) for name in names):
         missing.append(f"a tokenizer ({' or '.join(_TOKENIZER_FILES[:3])})")
     if not any(name.endswith(_WEIGHT_SUFFIXES) for name in names):
         missing.append("weights (model.safetensors)")
