@@ -150,7 +150,8 @@ def loading_error(path: str, exc: Exception, *, safetensors_only: bool = False) 
                           path=path, field="model_name_or_path")
     if isinstance(exc, OSError):
         return InputError(f"cannot load the model: {text.splitlines()[0]}", path=path, field="model_name_or_path")
-    return exc
+    # e.g. transformers' "DeepSpeed Zero-3 is not compatible with passing a `device_map`" (model_init_kwargs)
+    return ConfigError(f"cannot load {path}: {' '.join(text.split())[:500]}")
 
 
 def embedding_rows(module: torch.nn.Module) -> int:
