@@ -208,8 +208,12 @@ def test_training_data_from_corpus_shorthand_and_mixture_file(corpus: Path, tmp_
     from coit_hf.training.data import load_training_data
 
     data, summary = load_training_data(CoitScriptArguments(dataset_name=str(corpus), dataset_config="all",
-                                                           max_train_samples=30))
+                                                           dataset_test_split="validation", max_train_samples=30),
+                                       with_eval=True)
     assert data["train"].column_names == ["messages"] and len(data["train"]) == 30 and "validation" in data
+    assert "validation" not in load_training_data(CoitScriptArguments(dataset_name=str(corpus), dataset_config="all"))[0]
+    with pytest.raises(CoitError, match="field 'dataset_test_split': no split 'test' to evaluate on"):
+        load_training_data(CoitScriptArguments(dataset_name=str(corpus), dataset_config="all"), with_eval=True)
     assert sum(r["rows"] for r in summary) == 30 and all(r["name"] == "all" for r in summary)
     data, summary = load_training_data(CoitScriptArguments(dataset_name=str(corpus),
                                                            mixture="translation_en-zh[:10]+alpaca_zh"))
