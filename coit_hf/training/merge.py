@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from coit_hf.atomic import normal_permissions
 from coit_hf.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -80,9 +81,7 @@ def merge_adapter_folder(adapter_dir: str | os.PathLike[str], out_dir: str | os.
         merged.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         _write_merged_card(adapter, tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the final folder gets the usual permissions
+        normal_permissions(tmp, recursive=True)  # mkdtemp and safetensors write private modes
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)

@@ -12,6 +12,7 @@ from datasets import DatasetDict
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trl import ModelConfig, SFTTrainer, get_peft_config
 
+from coit_hf.atomic import normal_permissions
 from coit_hf.errors import ConfigError
 from coit_hf.hub.cards import (
     CardInfo,
@@ -58,6 +59,9 @@ class CoitSFTTrainer(SFTTrainer):
         """Trainer's save, refused when any weight is NaN/inf (checked on every process's shard)."""
         check_weights_finite(self.model, self.accelerator)
         super().save_model(output_dir, _internal_call=_internal_call)
+        folder = output_dir or self.args.output_dir
+        if self.is_world_process_zero() and folder and os.path.isdir(folder):
+            normal_permissions(folder, recursive=True)  # safetensors writes weights 0600 whatever the umask
 
     def init_hf_repo(self, token: str | None = None, private: bool | None = None) -> None:
         """Trainer's repo creation, retried on transient Hub failures (see :mod:`coit_hf.hub.retry`)."""
