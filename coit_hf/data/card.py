@@ -22,17 +22,31 @@ PAPER_CITATION = """@article{zhu2023extrapolating,
 }"""
 
 
-def configs_metadata() -> list[dict[str, Any]]:
-    """The ``configs:`` entries of contract 1 (``translation`` is the default config)."""
+def configs_metadata(report: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The ``configs:`` entries of contract 1: ``translation``, ``general`` and ``all`` (the files of the other two,
+    not a copy). With a build ``report``, only splits that have rows are declared (``load_dataset`` refuses a
+    declared split without data) and a config without rows is left out; ``translation`` is the default when
+    present."""
+    rows = (report or {}).get("rows", {})
+
+    def has_rows(config: str, split: str) -> bool:
+        return report is None or rows.get(f"{config}/{split}", 0) > 0
+
     configs = []
     for name in ("translation", "general", "all"):
-        entry: dict[str, Any] = {
-            "config_name": name,
-            "data_files": [{"split": split, "path": f"{name}/{split}-*.parquet"} for split in ("train", "validation")],
-        }
-        if name == "translation":
-            entry["default"] = True
+        parts = ("translation", "general") if name == "all" else (name,)
+        data_files = []
+        for split in ("train", "validation"):
+            paths = [f"{part}/{split}-*.parquet" for part in parts if has_rows(part, split)]
+            if paths:
+                data_files.append({"split": split, "path": paths if name == "all" else paths[0]})
+        if not data_files:
+            continue
+        entry: dict[str, Any] = {"config_name": name, "data_files": data_files}
         configs.append(entry)
+    default = next((c for c in configs if c["config_name"] == "translation"), configs[0] if configs else None)
+    if default is not None:
+        default["default"] = True
     return configs
 
 
@@ -55,7 +69,7 @@ def render_dataset_card(config: Any, report: dict[str, Any]) -> DatasetCard:
     card_data = DatasetCardData(
         language=codes, license=licenses[0] if len(licenses) == 1 and licenses[0] != "unknown" else "other",
         pretty_name=report["name"], task_categories=["text-generation", "translation"], size_categories=[size],
-        tags=["coit", "cross-lingual-instruction-tuning", "alpaca"], configs=configs_metadata(),
+        tags=["coit", "cross-lingual-instruction-tuning", "alpaca"], configs=configs_metadata(report),
     )
     template = resources.files("coit_hf.model_cards").joinpath(CARD_TEMPLATE)
     language_rows = []
