@@ -54,11 +54,11 @@ def _build(config: Path, out: Path, *extra: str) -> subprocess.Popen:
 
 
 def _kill_mid_write(proc: subprocess.Popen, out: Path, timeout: float = 120.0) -> Path:
-    """SIGKILL ``proc`` once its temporary folder holds a Parquet part being written; returns that folder."""
+    """SIGKILL ``proc`` once its work folder holds a Parquet part being written; returns that folder."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for tmp in out.parent.glob(f".{out.name}.tmp-*"):
-            if any(p.stat().st_size > 0 for p in tmp.glob("*/*.parquet.part")):
+        for tmp in out.parent.glob(f".{out.name}.coit-build"):
+            if any(p.stat().st_size > 0 for p in tmp.rglob("*.parquet.part")):
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=30)
                 return tmp
@@ -86,7 +86,7 @@ def test_killed_build_leaves_no_loadable_folder_and_rerun_completes(tmp_path, bi
     assert rerun.wait(timeout=300) == 0, rerun.stderr.read()[-2000:]
     assert _rows(out) == {"translation/train": ROWS - 10, "translation/validation": 10, "all/train": ROWS - 10,
                           "all/validation": 10}
-    assert not leftover.exists()  # the killed build's temp folder was cleaned up by the rerun
+    assert not leftover.exists()  # the rerun resumed in the killed build's work folder and removed it at the end
     assert sorted(p.name for p in tmp_path.iterdir()) == ["coit-big"]
 
 
@@ -99,14 +99,14 @@ def test_killed_overwrite_keeps_the_previous_corpus(tmp_path, big_source):
     _kill_mid_write(proc, out)
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert _rows(out)["translation/train"] == ROWS - 10
-    assert os.listdir(tmp_path) != ["coit-big"]  # the killed temp folder is still there until the next build
+    assert os.listdir(tmp_path) != ["coit-big"]  # the killed build's work folder stays for the next run to resume
 
 
 def test_ctrl_c_mid_build_exits_130_and_cleans_up(tmp_path, big_source):
     out = tmp_path / "coit-big"
     proc = _build(big_source, out)
     deadline = time.monotonic() + 120
-    while not any(p.stat().st_size > 0 for p in tmp_path.glob(f".{out.name}.tmp-*/*/*.parquet.part")):
+    while not any(p.stat().st_size > 0 for p in tmp_path.glob(f".{out.name}.coit-build/**/*.parquet.part")):
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.02)
     proc.send_signal(signal.SIGINT)

@@ -24,26 +24,27 @@ PAPER_CITATION = """@article{zhu2023extrapolating,
 
 def configs_metadata(report: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The ``configs:`` entries of contract 1: ``translation``, ``general`` and ``all`` (the files of the other two,
-    not a copy). With a build ``report``, only splits that have rows are declared (``load_dataset`` refuses a
-    declared split without data) and a config without rows is left out; ``translation`` is the default when
-    present."""
-    rows = (report or {}).get("rows", {})
+    not a copy); ``translation`` is the default when present.
 
-    def has_rows(config: str, split: str) -> bool:
-        return report is None or rows.get(f"{config}/{split}", 0) > 0
-
+    With a build ``report`` the entries list the build's own file names, not patterns: ``datasets`` keys its cache
+    of a local folder by the declared data files, so a corpus rebuilt in place with new names is never read from
+    the previous build's cache. Only splits with rows are declared (``load_dataset`` refuses a declared split
+    without data), and a config without rows is left out.
+    """
+    files = (report or {}).get("files")
     configs = []
     for name in ("translation", "general", "all"):
-        parts = ("translation", "general") if name == "all" else (name,)
         data_files = []
         for split in ("train", "validation"):
-            paths = [f"{part}/{split}-*.parquet" for part in parts if has_rows(part, split)]
+            if files is None:
+                data_files.append({"split": split, "path": f"{name}/{split}-*.parquet"})
+                continue
+            names = files.get(f"{name}/{split}", [])
+            paths = names if name == "all" else [f"{name}/{file}" for file in names]
             if paths:
-                data_files.append({"split": split, "path": paths if name == "all" else paths[0]})
-        if not data_files:
-            continue
-        entry: dict[str, Any] = {"config_name": name, "data_files": data_files}
-        configs.append(entry)
+                data_files.append({"split": split, "path": paths})
+        if data_files:
+            configs.append({"config_name": name, "data_files": data_files})
     default = next((c for c in configs if c["config_name"] == "translation"), configs[0] if configs else None)
     if default is not None:
         default["default"] = True
