@@ -23,15 +23,35 @@ MARKER = ".coit-hf-corpus"
 """File written into every corpus folder coit-hf builds; ``--overwrite`` replaces only folders holding it."""
 
 
+CORPUS_ENTRIES = {MARKER, "README.md", "build_report.json", "translation", "general", "all"}
+
+
+def foreign_entries(folder: Path) -> list[str]:
+    """Entries of a corpus folder that its build did not write (they would be lost if it were replaced): anything
+    but the card, report, marker and the Parquet files the report lists."""
+    try:
+        listed = json.loads((folder / "build_report.json").read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError):
+        listed = {}
+    written = {path if "/" in path else f"{key.split('/')[0]}/{path}"
+               for key, names in listed.items() for path in names}
+    foreign = []
+    for entry in folder.iterdir():
+        if entry.name not in CORPUS_ENTRIES or (entry.name in ("translation", "general", "all") and not entry.is_dir()):
+            foreign.append(entry.name)
+        elif entry.is_dir():
+            foreign.extend(f"{entry.name}/{p.name}" for p in entry.iterdir()
+                           if not p.is_file() or f"{entry.name}/{p.name}" not in written)
+    return sorted(foreign)
+
+
 def is_coit_output(folder: Path) -> bool:
     """Whether ``folder`` was written by ``coit-hf data build`` (marker file; or, for corpora built before the
-    marker existed, a card with ``configs:`` next to ``build_report.json`` and nothing else at the top)."""
+    marker existed, a card with ``configs:`` next to ``build_report.json``)."""
     if (folder / MARKER).is_file():
         return True
-    names = {p.name for p in folder.iterdir()}
-    legacy = {"README.md", "build_report.json", "translation", "general", "all"}
     readme = folder / "README.md"
-    return ({"README.md", "build_report.json"} <= names and names <= legacy
+    return (readme.is_file() and (folder / "build_report.json").is_file()
             and "configs:" in readme.read_text(encoding="utf-8", errors="replace"))
 
 
@@ -56,6 +76,11 @@ def check_output(output: Path, *, overwrite: bool, inputs: Iterable[Path]) -> No
     if not is_coit_output(output):
         raise ConfigError(f"output folder {output} is not a coit-hf corpus (no {MARKER} file); --overwrite replaces "
                           "only folders written by `coit-hf data build` (or empty ones): choose another folder")
+    foreign = foreign_entries(output)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise ConfigError(f"output folder {output} holds files a build did not write ({shown}); --overwrite would "
+                          "delete them: move them away or choose another folder")
 
 
 def write_marker(folder: Path, tag: str) -> None:

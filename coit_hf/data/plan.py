@@ -72,20 +72,23 @@ class BuildPlan:
         tmp.replace(target)
 
 
-_PLANS: dict[str, BuildPlan] = {}
+_PLANS: dict[tuple[str, int, int], BuildPlan] = {}
 
 
 def load_plan(work: str) -> BuildPlan:
-    """The plan saved in ``work`` (cached per process; a task process loads it once)."""
-    if work not in _PLANS:
+    """The plan saved in ``work`` (cached per process and plan file version: a task process loads it once)."""
+    stat = Path(work, PLAN_FILE).stat()
+    key = (work, stat.st_mtime_ns, stat.st_ino)
+    if key not in _PLANS:
         with open(Path(work, PLAN_FILE), "rb") as handle:
             plan = pickle.load(handle)
         from coit_hf.languages import load_language_file
 
         for languages_file in plan.config.languages_files:
             load_language_file(languages_file)
-        _PLANS[work] = plan
-    return _PLANS[work]
+        _PLANS.clear()
+        _PLANS[key] = plan
+    return _PLANS[key]
 
 
 def count_lines(path: str | os.PathLike[str], *, chunk: int = 1 << 24) -> int:
