@@ -95,7 +95,7 @@ class BuildConfig:
     batch_size: int = 10_000
     shard_rows: int = 1_000_000
     max_reported: int = 10_000
-    task_lines: int = 200_000
+    task_lines: int = 100_000
     dedup_bucket_rows: int = 2_000_000
 
     def __post_init__(self) -> None:

@@ -83,6 +83,10 @@ class QuietLocalPipelineExecutor(LocalPipelineExecutor):
         """One worker: the tasks run in this process, one after the other, without the process pool and manager
         process datatrove starts (seconds of start-up that dominate small builds)."""
         if self.workers != 1 or self.depends:
+            if self.start_method == "forkserver":  # workers fork from a server that has imported the build once
+                import multiprocess
+
+                multiprocess.get_context("forkserver").set_forkserver_preload(["coit_hf.data.steps"])
             return super().run()
         self._launched = True
         pipeline = self.pipeline
