@@ -96,7 +96,7 @@ class BuildConfig:
     shard_rows: int = 1_000_000
     max_reported: int = 10_000
     task_lines: int = 100_000
-    dedup_bucket_rows: int = 2_000_000
+    dedup_bucket_rows: int = 1_000_000
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
