@@ -340,7 +340,7 @@ def collect_report(plan: BuildPlan, *, elapsed: float | None, executor: Executor
     counts = _stage_totals(plan, "read") + _stage_totals(plan, "write")
     subsets: dict[str, dict[str, Any]] = {}
     for label, value in counts.items():
-        subset, sep, key = label.rpartition(STAT_SEP)
+        subset, sep, key = label.partition(STAT_SEP)  # source names may hold "/" (Hub ids); subset names do not
         if not sep:
             continue
         entry = subsets.setdefault(subset, {"read": 0, **{name: 0 for name in FILTERS}, "kept": 0, "train": 0,
