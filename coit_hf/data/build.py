@@ -156,6 +156,10 @@ class BuildConfig:
 
 
 WORK_SUFFIX = ".coit-build"
+
+
+class BuildRunningError(ConfigError):
+    """Another live process is building the same output folder."""
 STAGES = ("read", "dedup", "select", "write")
 
 
@@ -188,7 +192,10 @@ def build_corpus(config: BuildConfig, output_dir: str | os.PathLike[str], *, ove
         output.parent.mkdir(parents=True, exist_ok=True)
         recover_interrupted_swap(output)
         plan = _prepare_work(config, output, work, options)
+    except BuildRunningError:  # the work folder is another live build's
+        raise
     except OSError as exc:
+        shutil.rmtree(work, ignore_errors=True)
         raise CoitError(f"cannot create a folder next to {output}: {exc.strerror or exc}") from exc
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -229,7 +236,8 @@ def _prepare_work(config: BuildConfig, output: Path, work: Path, options: Execut
         owner = _read_json(lock) if lock.is_file() else {}
         if owner.get("pid") not in (None, os.getpid()) and owner.get("host") == socket.gethostname() \
                 and _pid_alive(int(owner["pid"])):
-            raise ConfigError(f"another build is writing {output} (process {owner['pid']}); wait for it or stop it")
+            raise BuildRunningError(f"another build is writing {output} (process {owner['pid']}); wait for it or "
+                                    "stop it")
         if previous.get("tag") != tag:
             shutil.rmtree(work)
         else:
