@@ -122,10 +122,37 @@ def ids_digest(folder: Path) -> dict[str, Any]:
     return digest
 
 
-def _cpu_seconds() -> float:
-    """CPU seconds of this process and of its finished worker processes."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+class DescendantSampler:
+    """Samples every descendant process (datatrove's pool workers fork from a forkserver, so they are not our
+    children for ``getrusage``) every 0.2 s: peak RSS per process and CPU seconds, for the per-worker figures."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import psutil
+
+        self._me = psutil.Process()
+        self.peak_rss: dict[int, int] = {}
+        self.cpu: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            for child in self._me.children(recursive=True):
+                try:
+                    rss, times = child.memory_info().rss, child.cpu_times()
+                except Exception:  # noqa: BLE001 - the process ended between listing and reading
+                    continue
+                self.peak_rss[child.pid] = max(self.peak_rss.get(child.pid, 0), rss)
+                self.cpu[child.pid] = times.user + times.system
+
+    def stop(self) -> tuple[float, float]:
+        """(largest peak RSS of one descendant in MiB, CPU seconds of all descendants)."""
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak_rss.values(), default=0) / 2**20, sum(self.cpu.values())
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -139,14 +166,18 @@ def worker(args: argparse.Namespace) -> None:
     import coit_hf.data.build  # noqa: F401
 
     rss_before = peak_rss_mb()
-    started, cpu = time.perf_counter(), _cpu_seconds()
+    sampler = DescendantSampler()
+    started, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     if args.worker == "baseline":
         cache = Path(tempfile.mkdtemp(prefix="hf-cache-", dir=workdir))
         counts = build_paper_style(en_path, zh_path, out, cache)
     else:
         counts = build_coit(en_path, zh_path, out, workers=args.workers_one)
-    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
-    peak = max(peak_rss_mb(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+    seconds = time.perf_counter() - started
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    worker_peak, worker_cpu = sampler.stop()
+    cpu = own.ru_utime + own.ru_stime - cpu.ru_utime - cpu.ru_stime + worker_cpu
+    peak = max(peak_rss_mb(), worker_peak)
     if args.worker == "baseline":
         shutil.rmtree(cache, ignore_errors=True)
     digest = ids_digest(out)

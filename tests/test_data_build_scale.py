@@ -247,3 +247,17 @@ def test_config_fields_are_checked():
         with pytest.raises(Exception, match=key):
             BuildConfig(**base, **{key: value})
     assert replace(BuildConfig(), validation_size=3.0).validation_size == 3
+
+
+def test_a_second_build_of_the_same_output_leaves_the_running_one_alone(tmp_path, inputs):
+    import os
+    import socket
+
+    out = tmp_path / "corpus"
+    work = work_folder(out)
+    work.mkdir()
+    (work / "state.json").write_text('{"tag": "other"}', encoding="utf-8")
+    (work / "lock").write_text(json.dumps({"pid": os.getppid(), "host": socket.gethostname()}), encoding="utf-8")
+    with pytest.raises(CoitError, match=f"another build is writing {out}"):
+        build_corpus(_config(inputs), out, progress=False, executor=ExecutorOptions(workers=1))
+    assert (work / "state.json").read_text(encoding="utf-8") == '{"tag": "other"}' and not out.exists()
