@@ -331,6 +331,19 @@ class FinalizeStep(CorpusStep):
         finalize(plan, Path(self.output), overwrite=self.overwrite, elapsed=None, executor=None)
 
 
+def _stage_seconds(plan: BuildPlan) -> dict[str, float]:
+    """Seconds the tasks of each stage ran, summed over tasks (datatrove's time stats): where a build spends time."""
+    seconds: dict[str, float] = {}
+    for stage in STAGES:
+        folder = plan.path("logs", stage, "stats")
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            for step in json.loads(path.read_text(encoding="utf-8")):
+                timing = step.get("time_stats") or {}
+                total = timing.get("total", 0) if isinstance(timing, dict) else timing
+                seconds[stage] = round(seconds.get(stage, 0.0) + float(total or 0), 3)
+    return seconds
+
+
 def _stage_totals(plan: BuildPlan, stage: str) -> Counter[str]:
     """Per-label totals of datatrove's stats files (``stats/<task>.json``) of every task of ``stage``."""
     totals: Counter[str] = Counter()
@@ -389,7 +402,7 @@ def collect_report(plan: BuildPlan, *, elapsed: float | None, executor: Executor
         "sources": [{"name": s.provenance, "type": s.type, "kind": s.kind, "license": s.license,
                      "languages": [s.src_lang, s.tgt_lang] if s.kind == "translation" else [s.lang]}
                     for s in config.sources],
-        "tasks": plan.tasks, "dedup_buckets": plan.buckets,
+        "tasks": plan.tasks, "dedup_buckets": plan.buckets, "task_seconds": _stage_seconds(plan),
         "executor": executor.kind if executor else "slurm",
         "workers": executor.local_workers(plan.tasks, plan.extra.get("lines")) if executor and executor.kind == "local" else
         (executor.workers if executor else None),

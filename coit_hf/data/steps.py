@@ -79,7 +79,8 @@ class CorpusStep(PipelineStep):
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         plan = load_plan(self.work)
         try:
-            self.process(plan, rank)
+            with self.track_time(unit="task"):
+                self.process(plan, rank)
         except CoitError as exc:  # remembered for executors that do not raise a task's error (Ray resubmits it)
             _write_json(plan.path("errors", f"{rank:05d}.json"), {"message": str(exc), "type": type(exc).__name__})
             raise
