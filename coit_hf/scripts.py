@@ -10,7 +10,6 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-import sys
 import unicodedata
 from collections import Counter
 
@@ -68,10 +67,11 @@ def script_counts(text: str) -> Counter[str]:
 
 @functools.cache
 def _letter_ranges() -> tuple[tuple[int, int], ...]:
-    """Code-point ranges of every letter (Unicode category L*), computed once."""
+    """Code-point ranges of every letter (Unicode category L*), computed once (planes 0-3: no letter is assigned
+    above them, plane 14 holds only format and variation characters)."""
     ranges: list[tuple[int, int]] = []
     start = None
-    for cp in range(sys.maxunicode + 1):
+    for cp in range(0x40000):
         is_letter = unicodedata.category(chr(cp)).startswith("L")
         if is_letter and start is None:
             start = cp
@@ -79,7 +79,7 @@ def _letter_ranges() -> tuple[tuple[int, int], ...]:
             ranges.append((start, cp - 1))
             start = None
     if start is not None:
-        ranges.append((start, sys.maxunicode))
+        ranges.append((start, 0x3FFFF))
     return tuple(ranges)
 
 
