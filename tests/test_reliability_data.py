@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -414,3 +416,206 @@ def test_cli_process_exits_2_without_traceback_and_debug_shows_it(tmp_path):
                             *args], capture_output=True, text=True, timeout=300)
     assert debug.returncode != 0 and "Traceback" in debug.stderr and "InputError" in debug.stderr
     assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------------------------------------------------ build output rules
+def _build(out: Path, source: Path, *extra: str) -> list[str]:
+    return ["data", "build", "--output", str(out), "--no-progress", "--tgt-lang", "zh", "--pairs", str(source), *extra]
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _output_is_a_file(t: Path, source: Path) -> tuple[Path, list[str]]:
+    out = t / "corpus.txt"
+    out.write_text("my notes", encoding="utf-8")
+    return out, ["is a file, not a folder"]
+
+
+def _output_is_the_input(t: Path, source: Path) -> tuple[Path, list[str]]:
+    return source, ["is or contains the build's input"]
+
+
+def _output_holds_the_input(t: Path, source: Path) -> tuple[Path, list[str]]:
+    return source.parent, ["is or contains the build's input"]
+
+
+def _output_is_a_foreign_folder(t: Path, source: Path) -> tuple[Path, list[str]]:
+    out = t / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me", encoding="utf-8")
+    return out, ["is not a coit-hf corpus"]
+
+
+def _corpus_with_a_foreign_file(t: Path, source: Path) -> tuple[Path, list[str]]:
+    out = t / "built"
+    assert main(_build(out, source)) == 0
+    (out / "notes.txt").write_text("keep me", encoding="utf-8")
+    return out, ["holds files a build did not write (notes.txt)"]
+
+
+def _corpus_holding_the_input(t: Path, source: Path) -> tuple[Path, list[str]]:
+    out = t / "built"
+    assert main(_build(out, source)) == 0
+    moved = out / "translation" / "pairs.parquet"  # an input stored inside the corpus folder
+    moved.write_bytes(b"PAR1")
+    return out, ["holds files a build did not write"]
+
+
+OUTPUT_CASES = {
+    "output-is-a-file": _output_is_a_file, "output-is-the-input-file": _output_is_the_input,
+    "output-holds-the-input": _output_holds_the_input, "output-is-a-foreign-folder": _output_is_a_foreign_folder,
+    "corpus-with-a-foreign-file": _corpus_with_a_foreign_file, "corpus-holding-another-file": _corpus_holding_the_input,
+}
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+@pytest.mark.parametrize("case", sorted(OUTPUT_CASES))
+def test_overwrite_never_replaces_what_a_build_did_not_write(tmp_path, capsys, case, overwrite):
+    source = _pairs_jsonl((tmp_path / "in").mkdir() or tmp_path / "in" / "p.jsonl")
+    out, fragments = OUTPUT_CASES[case](tmp_path, source)
+    capsys.readouterr()
+    before = _tree(out) if out.is_dir() else out.read_bytes()
+    code = main(_build(out, source, *(["--overwrite"] if overwrite else [])))
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    if overwrite or case in ("output-is-a-file", "output-is-the-input-file", "output-holds-the-input"):
+        for fragment in fragments:
+            assert fragment in err, (fragment, err)
+    else:
+        assert "pass --overwrite" in err or "input" in err, err
+    assert (_tree(out) if out.is_dir() else out.read_bytes()) == before
+    assert source.is_file()
+    assert _leftovers(tmp_path) == [] and _leftovers(source.parent) == []
+
+
+def test_overwrite_of_a_corpus_replaces_it_whole_and_an_empty_folder_needs_no_flag(tmp_path, capsys):
+    out = tmp_path / "corpus"
+    out.mkdir()
+    assert main(_build(out, _pairs_jsonl(tmp_path / "a.jsonl", PAIRS[:2]), "--validation-size", "0")) == 0
+    first = _tree(out)
+    assert main(_build(out, _pairs_jsonl(tmp_path / "b.jsonl", PAIRS[2:]), "--validation-size", "0",
+                       "--overwrite")) == 0
+    second = _tree(out)
+    assert not set(first) & set(second) - {".coit-hf-corpus", "README.md", "build_report.json"}
+    rows = datasets.load_dataset(str(out), "translation", split="train")  # plain load_dataset, as the card says
+    assert sorted(rows["input"]) == sorted(en for en, _ in PAIRS[2:])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "b.jsonl", "corpus"]
+
+
+def test_a_legacy_corpus_without_marker_can_be_overwritten(tmp_path, capsys):
+    out = tmp_path / "corpus"
+    source = _pairs_jsonl(tmp_path / "p.jsonl")
+    assert main(_build(out, source)) == 0
+    (out / ".coit-hf-corpus").unlink()
+    assert main(_build(out, source, "--overwrite")) == 0
+    assert (out / ".coit-hf-corpus").is_file()
+
+
+def test_corpus_folders_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        assert main(_build(tmp_path / "corpus", _pairs_jsonl(tmp_path / "p.jsonl"))) == 0
+    finally:
+        os.umask(old)
+    for path in [tmp_path / "corpus", *(tmp_path / "corpus").rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o755 if path.is_dir() else 0o644), (path, oct(mode))
+
+
+# ------------------------------------------------------------------------------------------------ validation size
+@pytest.mark.parametrize("size", ["inf", "-inf", "nan", "-1", "1.5", "1e400"])
+def test_validation_size_that_is_not_a_fraction_or_count(tmp_path, capsys, size):
+    out = tmp_path / "out"
+    assert main(_build(out, _pairs_jsonl(tmp_path / "p.jsonl"), f"--validation-size={size}")) == 2
+    err = capsys.readouterr().err
+    assert "validation_size" in err and "Traceback" not in err
+    assert not out.exists() and _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("text", ["validation_size: .nan", "validation_size: .inf", "validation_size: 2.5",
+                                  "validation_size: -0.1", "validation_size: yes"])
+def test_validation_size_in_yaml_names_the_line(tmp_path, capsys, text):
+    config = _yaml(tmp_path / "c.yaml", f"name: x\n{text}\nsources:\n{_good_source(tmp_path)}")
+    assert main(["data", "build", "--config", str(config), "--output", str(tmp_path / "out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "c.yaml, line 2" in err and "validation_size" in err, err
+
+
+@pytest.mark.parametrize("size", ["4", "5", "100"])
+def test_validation_count_that_takes_every_row_is_an_error(tmp_path, capsys, size):
+    out = tmp_path / "out"
+    assert main(_build(out, _pairs_jsonl(tmp_path / "p.jsonl"), "--validation-size", size)) == 2
+    err = capsys.readouterr().err
+    assert "leaving no training rows" in err and "translation_en-zh" in err
+    assert not out.exists() and _leftovers(tmp_path) == []
+
+
+def test_validation_size_zero_declares_no_empty_split(tmp_path):
+    out = tmp_path / "out"
+    assert main(_build(out, _pairs_jsonl(tmp_path / "p.jsonl"), "--validation-size", "0")) == 0
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "split: validation" not in card and "config_name: general" not in card
+    for config in ("translation", "all"):
+        loaded = datasets.load_dataset(str(out), config)
+        assert list(loaded) == ["train"] and loaded["train"].num_rows == len(PAIRS)
+
+
+# ------------------------------------------------------------------------------------------------ degenerate input
+def test_same_source_and_target_language(tmp_path, capsys):
+    assert main(["data", "build", "--output", str(tmp_path / "o"), "--no-progress", "--src-lang", "en",
+                 "--tgt-lang", "en", "--pairs", str(_pairs_jsonl(tmp_path / "p.jsonl"))]) == 2
+    assert "src_lang and tgt_lang are both 'en'" in capsys.readouterr().err
+    config = _yaml(tmp_path / "c.yaml", f"sources:\n  - {{type: jsonl, path: {tmp_path / 'p.jsonl'}, src_lang: zh, "
+                   "tgt_lang: zh}\n")
+    assert main(["data", "build", "--config", str(config), "--output", str(tmp_path / "o"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "c.yaml" in err and "both 'zh'" in err and not (tmp_path / "o").exists()
+
+
+def test_nul_and_control_bytes_never_reach_the_corpus(tmp_path):
+    rows = [("Hello\x00 world, nice day.", "你好\x00世界。"), ("Bell\x07 and tab\there.", "铃\x1b声。")]
+    (tmp_path / "n.en").write_bytes("".join(en + "\n" for en, _ in rows).encode())
+    (tmp_path / "n.zh").write_bytes("".join(zh + "\n" for _, zh in rows).encode())
+    out = tmp_path / "out"
+    assert main(["data", "build", "--output", str(out), "--no-progress", "--tgt-lang", "zh", "--validation-size", "0",
+                 "--parallel", str(tmp_path / "n.en"), str(tmp_path / "n.zh"),
+                 "--pairs", str(_pairs_jsonl(tmp_path / "j.jsonl", rows))]) == 0
+    loaded = datasets.load_dataset(str(out), "all", split="train")
+    texts = [r["input"] + r["output"] + r["instruction"] for r in loaded]
+    assert texts and not any(ch in text for text in texts for ch in "\x00\x07\x1b")
+    assert "Hello world, nice day." in loaded["input"]
+
+
+@pytest.mark.parametrize("body,fragment", [
+    ('<tu><tuv><seg>Hello there.</seg></tuv><tuv><seg>你好。</seg></tuv></tu>', "no <tuv> has an xml:lang"),
+    ('<tu><tuv xml:lang="fr"><seg>Bonjour.</seg></tuv><tuv xml:lang="de"><seg>Hallo.</seg></tuv></tu>',
+     "xml:lang values found are ['de', 'fr']"),
+])
+def test_tmx_without_the_languages_says_so(tmp_path, capsys, body, fragment):
+    tmx = tmp_path / "m.tmx"
+    tmx.write_text(f'<?xml version="1.0"?><tmx version="1.4"><header/><body>{body}</body></tmx>', encoding="utf-8")
+    assert main(_build(tmp_path / "out", tmx)) == 2
+    err = capsys.readouterr().err
+    assert "m.tmx" in err and fragment in err and "filtered out" not in err, err
+
+
+@pytest.mark.parametrize("flag", ["--pairs", "--parallel", "--alpaca", "--decontaminate", "yaml-path",
+                                  "yaml-paths"])
+def test_a_folder_where_a_file_is_expected(tmp_path, capsys, flag):
+    folder = tmp_path / "data.jsonl"
+    folder.mkdir()
+    good = _pairs_jsonl(tmp_path / "p.jsonl")
+    args = {"--pairs": ["--tgt-lang", "zh", "--pairs", str(folder)],
+            "--parallel": ["--tgt-lang", "zh", "--parallel", str(good), str(folder)],
+            "--alpaca": ["--alpaca", f"en={folder}"],
+            "--decontaminate": ["--tgt-lang", "zh", "--pairs", str(good), "--decontaminate", str(folder)]}.get(flag)
+    if args is None:
+        entry = (f"{{type: jsonl, path: {folder}, tgt_lang: zh}}" if flag == "yaml-path"
+                 else f"{{type: parallel, paths: [{good}, {folder}], tgt_lang: zh}}")
+        args = ["--config", str(_yaml(tmp_path / "c.yaml", f"sources:\n  - {entry}\n"))]
+    assert main(["data", "build", "--output", str(tmp_path / "out"), "--no-progress", *args]) == 2
+    err = capsys.readouterr().err
+    assert "data.jsonl: is a directory" in err and "not found" not in err, err
+    assert not (tmp_path / "out").exists() and _leftovers(tmp_path) == []

@@ -27,17 +27,32 @@ PAPER_CITATION = """@article{zhu2023extrapolating,
 }"""
 
 
-def configs_metadata() -> list[dict[str, Any]]:
-    """The ``configs:`` entries of contract 1 (``translation`` is the default config)."""
+def configs_metadata(report: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The ``configs:`` entries of contract 1: ``translation``, ``general`` and ``all`` (the files of the other two,
+    not a copy); ``translation`` is the default when present.
+
+    With a build ``report`` the entries list the build's own file names, not patterns: ``datasets`` keys its cache
+    of a local folder by the declared data files, so a corpus rebuilt in place with new names is never read from
+    the previous build's cache. Only splits with rows are declared (``load_dataset`` refuses a declared split
+    without data), and a config without rows is left out.
+    """
+    files = (report or {}).get("files")
     configs = []
     for name in ("translation", "general", "all"):
-        entry: dict[str, Any] = {
-            "config_name": name,
-            "data_files": [{"split": split, "path": f"{name}/{split}-*.parquet"} for split in ("train", "validation")],
-        }
-        if name == "translation":
-            entry["default"] = True
-        configs.append(entry)
+        data_files = []
+        for split in ("train", "validation"):
+            if files is None:
+                data_files.append({"split": split, "path": f"{name}/{split}-*.parquet"})
+                continue
+            names = files.get(f"{name}/{split}", [])
+            paths = names if name == "all" else [f"{name}/{file}" for file in names]
+            if paths:
+                data_files.append({"split": split, "path": paths})
+        if data_files:
+            configs.append({"config_name": name, "data_files": data_files})
+    default = next((c for c in configs if c["config_name"] == "translation"), configs[0] if configs else None)
+    if default is not None:
+        default["default"] = True
     return configs
 
 
@@ -63,7 +78,7 @@ def render_dataset_card(config: Any, report: dict[str, Any], repo_id: str | None
     card_data = DatasetCardData(
         language=codes, license=licenses[0] if len(licenses) == 1 and licenses[0] != "unknown" else "other",
         pretty_name=report["name"], task_categories=["text-generation", "translation"], size_categories=[size],
-        tags=["coit", "cross-lingual-instruction-tuning", "alpaca"], configs=configs_metadata(),
+        tags=["coit", "cross-lingual-instruction-tuning", "alpaca"], configs=configs_metadata(report),
         coit_name_style=report.get("name_style", "friendly"),  # read back by training and `coit-hf eval`
     )
     template = resources.files("coit_hf.model_cards").joinpath(CARD_TEMPLATE)

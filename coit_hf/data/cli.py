@@ -37,6 +37,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="Evaluation file to decontaminate against (XQuAD/MLQA JSON, Flores text; repeatable).")
     build.add_argument("--languages-file", action="append", default=[], help="Extra language registry YAML/JSON.")
     build.add_argument("--report", help="Also write the build report JSON here.")
+    build.add_argument("--workers", type=int,
+                       help="Tasks run at once (local: processes; default: this machine's cores).")
+    build.add_argument("--executor", choices=["local", "slurm", "ray"], default="local",
+                       help="Where the tasks run: local processes, Slurm job arrays or a Ray cluster (default local).")
+    build.add_argument("--slurm-partition", help="Slurm partition (required with --executor slurm).")
+    build.add_argument("--slurm-time", default="24:00:00", help="Slurm time limit per job (default 24:00:00).")
+    build.add_argument("--slurm-cpus-per-task", type=int, default=1, help="CPUs per Slurm task (default 1).")
+    build.add_argument("--slurm-mem-per-cpu-gb", type=int, default=2, help="Memory per CPU in GB (default 2).")
+    build.add_argument("--slurm-env-command",
+                       help="Shell line activating the environment on the nodes (default: this virtualenv).")
+    build.add_argument("--ray-address", help="Address of a running Ray cluster (default: start a local instance).")
     build.add_argument("--no-progress", action="store_true", help="Hide progress bars.")
     build.set_defaults(func=run_build)
 
@@ -66,6 +77,7 @@ def _build_config(args: argparse.Namespace):
     for path in args.languages_file:
         load_language_file(path)
     config = BuildConfig.from_yaml(args.config) if args.config else BuildConfig()
+    config.languages_files.extend(str(Path(p).resolve()) for p in args.languages_file)  # the tasks load them too
     extra: list[SourceSpec] = []
     needs_target = bool(args.parallel or args.pairs or args.gettext)
     if needs_target and not args.tgt_lang:
@@ -94,20 +106,35 @@ def _build_config(args: argparse.Namespace):
     if args.direction:
         config.direction = args.direction
     if args.validation_size is not None:
-        size = args.validation_size
-        config.validation_size = int(size) if size >= 1 else size
+        config.validation_size = args.validation_size
     if args.decontaminate:
         config.decontamination.files.extend(args.decontaminate)
     config.__post_init__()
     return config
 
 
+def _executor_options(args: argparse.Namespace):
+    from coit_hf.data.executors import ExecutorOptions
+
+    return ExecutorOptions(
+        kind=args.executor, workers=args.workers, slurm_partition=args.slurm_partition, slurm_time=args.slurm_time,
+        slurm_cpus_per_task=args.slurm_cpus_per_task, slurm_mem_per_cpu_gb=args.slurm_mem_per_cpu_gb,
+        slurm_env_command=args.slurm_env_command, ray_address=args.ray_address,
+    )
+
+
 def run_build(args: argparse.Namespace) -> int:
     """Build the corpus and print the filter table."""
     from coit_hf.data.build import build_corpus, format_report_table
 
+    options = _executor_options(args)
     config = _build_config(args)
-    report = build_corpus(config, args.output, overwrite=args.overwrite, progress=not args.no_progress)
+    report = build_corpus(config, args.output, overwrite=args.overwrite, progress=not args.no_progress,
+                          executor=options)
+    if report.get("submitted"):
+        print(f"submitted the build of {args.output} to Slurm (last job {report['job_id']}); the corpus appears "
+              f"there when the jobs finish; run the same command again to resume after a failure")
+        return 0
     if args.report:  # temp file + rename: a full disk never leaves half a report
         target = Path(args.report)
         tmp = target.with_name(f".{target.name}.tmp")

@@ -139,6 +139,8 @@ def iter_squad_texts(path: Path) -> Iterator[str]:
 
 def iter_eval_texts(path: Path) -> Iterator[str]:
     """Every evaluation text of a file: SQuAD JSON, JSONL, Parquet, or one sentence per line."""
+    if path.is_dir():
+        raise InputError("is a directory, expected an evaluation file", path=path)
     if not path.is_file():
         raise InputError("evaluation file not found", path=path)
     if path.suffix == ".json":

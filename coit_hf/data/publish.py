@@ -27,10 +27,15 @@ def check_corpus_folder(folder: str | os.PathLike[str]) -> Path:
     if not readme.is_file() or "configs:" not in readme.read_text(encoding="utf-8"):
         raise InputError("not a corpus folder: README.md with `configs:` is missing (run `coit-hf data build`)",
                          path=folder)
-    for config in ("translation", "general", "all"):
-        for split in ("train", "validation"):
-            if not list((folder / config).glob(f"{split}-*.parquet")):
-                raise InputError(f"no Parquet files for {config}/{split}", path=folder / config)
+    from huggingface_hub import DatasetCard
+
+    configs = DatasetCard.load(readme).data.to_dict().get("configs") or []
+    declared = [(c.get("config_name"), f.get("split"), f.get("path")) for c in configs
+                for f in c.get("data_files") or []]
+    for config, split, patterns in declared or [("translation", "train", "translation/train-*.parquet")]:
+        for pattern in [patterns] if isinstance(patterns, str) else patterns or []:
+            if not list(folder.glob(pattern)):
+                raise InputError(f"no Parquet files for {config}/{split} ({pattern})", path=folder)
     return folder
 
 

@@ -187,3 +187,20 @@ class QualityFilter:
         if self.config.near_dedup:
             self._seen_near.add(near_hash)
         return None
+
+
+def dedup_keys(record: ParallelPair | InstructionRecord) -> tuple[int, int]:
+    """(exact, near) 64-bit keys of a record: the hashes :class:`QualityFilter` de-duplicates on, for builds that
+    de-duplicate across processes from signatures on disk."""
+    if isinstance(record, ParallelPair):
+        return (_hash(record.src_lang, record.tgt_lang, record.src, record.tgt),
+                _hash(record.src_lang, record.tgt_lang, near_key(record.src), near_key(record.tgt)))
+    return (_hash(record.lang, record.instruction, record.input, record.output),
+            _hash(record.lang, near_key(record.instruction), near_key(record.input), near_key(record.output)))
+
+
+def contamination_texts(record: ParallelPair | InstructionRecord) -> tuple[str, ...]:
+    """The texts of a record that are checked against the decontamination index."""
+    if isinstance(record, ParallelPair):
+        return (record.src, record.tgt)
+    return (record.instruction, record.input, record.output)

@@ -13,13 +13,15 @@ import unicodedata
 from dataclasses import dataclass
 
 _HSPACE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_ZERO_WIDTH = re.compile(r"[\u200b\ufeff]")
+# zero-width characters, and C0/DEL control characters other than tab and newline (NUL bytes in text break tools)
+_ZERO_WIDTH = re.compile(r"[\u200b\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 
 
 def normalize_text(text: str | None) -> str:
     """Return ``text`` in NFC with zero-width spaces removed, whitespace runs collapsed and ends stripped.
 
+    Control characters (NUL and the other C0 codes except tab and newline, DEL) are removed.
     Newlines inside the text are kept (instruction data uses them), but ``\\r\\n``/``\\r`` become ``\\n``, spaces
     around newlines are dropped and more than two newlines in a row become two.
     """

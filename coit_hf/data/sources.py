@@ -13,6 +13,7 @@ import ast
 import codecs
 import csv
 import functools
+import itertools
 import json
 import logging
 import os
@@ -101,6 +102,9 @@ class SourceSpec:
                 raise self._error("a translation source needs tgt_lang", "tgt_lang")
             for key in ("src_lang", "tgt_lang"):
                 self._check_language(getattr(self, key), key)
+            if self.src_lang == self.tgt_lang:
+                raise self._error(f"src_lang and tgt_lang are both {self.src_lang!r}: a translation source needs two "
+                                  "different languages", "tgt_lang")
         else:
             if not self.lang:
                 raise self._error("an instruction source needs lang (the language of its outputs)", "lang")
@@ -156,18 +160,33 @@ def _line_of(path: str | None, token: str) -> int | None:
 
 
 # ---------------------------------------------------------------------------------------------------------- lines
-def iter_text_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
-    """Yield (1-based line number, decoded line without the newline) of a UTF-8 file; errors name file and line.
+LINE_RANGE_TYPES = ("parallel", "tsv", "jsonl")
+"""Source types read line by line: a build can split them into line ranges read by different tasks."""
 
-    Raises :class:`InputError` for a missing or empty file and for bytes that are not UTF-8.
-    """
+
+def require_file(path: str | os.PathLike[str], *, missing: str = "file not found") -> Path:
+    """``path`` as a Path when it is a non-empty regular file; otherwise an :class:`InputError` with the real cause."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError("is a directory, expected a file", path=path)
     if not path.is_file():
-        raise InputError("file not found", path=path)
+        raise InputError(missing, path=path)
     if path.stat().st_size == 0:
         raise InputError("file is empty", path=path)
+    return path
+
+
+def iter_text_lines(path: str | os.PathLike[str], start: int = 0,
+                    stop: int | None = None) -> Iterator[tuple[int, str]]:
+    """Yield (1-based line number, decoded line without the newline) of a UTF-8 file; errors name file and line.
+
+    ``start``/``stop`` restrict it to the 0-based line range [start, stop): lines before ``start`` are skipped
+    without being decoded. Raises :class:`InputError` for a missing or empty file and for bytes that are not UTF-8.
+    """
+    path = require_file(path)
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        lines = itertools.islice(handle, start, stop) if start or stop is not None else handle
+        for number, raw in enumerate(lines, start=start + 1):
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -178,9 +197,10 @@ def iter_text_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
             yield number, text.rstrip("\r\n")
 
 
-def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-blank line of a JSONL file."""
-    for number, text in iter_text_lines(path):
+def iter_jsonl(path: str | os.PathLike[str], start: int = 0,
+               stop: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-blank line of a JSONL file (optionally of a 0-based line range)."""
+    for number, text in iter_text_lines(path, start, stop):
         if not text.strip():
             continue
         try:
@@ -194,11 +214,7 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
 
 def iter_json_array(path: str | os.PathLike[str], *, chunk_size: int = 1 << 20) -> Iterator[tuple[int, dict]]:
     """Yield (line number, object) from a file holding one JSON array of objects, without loading it whole."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", path=path)
-    if path.stat().st_size == 0:
-        raise InputError("file is empty", path=path)
+    path = require_file(path)
     decoder = json.JSONDecoder()
     line = 1
     buffer = ""
@@ -311,10 +327,10 @@ def _text(value: Any) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- formats
-def read_parallel_files(spec: SourceSpec) -> Iterator[ParallelPair]:
+def read_parallel_files(spec: SourceSpec, start: int = 0, stop: int | None = None) -> Iterator[ParallelPair]:
     """Line-aligned files (``train.en`` + ``train.zh``): line i of one is the translation of line i of the other."""
     src_path, tgt_path = spec.paths or []
-    src_lines, tgt_lines = iter_text_lines(src_path), iter_text_lines(tgt_path)
+    src_lines, tgt_lines = iter_text_lines(src_path, start, stop), iter_text_lines(tgt_path, start, stop)
     sentinel = (None, None)
     while True:
         src_item = next(src_lines, sentinel)
@@ -331,11 +347,11 @@ def read_parallel_files(spec: SourceSpec) -> Iterator[ParallelPair]:
                            str(spec.tgt_lang), spec.provenance, src_item[0])
 
 
-def read_tsv(spec: SourceSpec) -> Iterator[ParallelPair]:
+def read_tsv(spec: SourceSpec, start: int = 0, stop: int | None = None) -> Iterator[ParallelPair]:
     """Tab-separated pairs; ``src_field``/``tgt_field`` are 0-based column numbers (default 0 and 1)."""
     src_col = int(spec.src_field or 0)
     tgt_col = int(spec.tgt_field or 1)
-    for number, text in iter_text_lines(spec.path or ""):
+    for number, text in iter_text_lines(spec.path or "", start, stop):
         if not text.strip():
             continue
         columns = next(csv.reader([text], delimiter="\t", quoting=csv.QUOTE_NONE))
@@ -346,16 +362,22 @@ def read_tsv(spec: SourceSpec) -> Iterator[ParallelPair]:
                            str(spec.tgt_lang), spec.provenance, number)
 
 
-def read_mapping_file(spec: SourceSpec) -> Iterator[ParallelPair | InstructionRecord]:
+def read_mapping_file(spec: SourceSpec, start: int = 0,
+                      stop: int | None = None) -> Iterator[ParallelPair | InstructionRecord]:
     """JSONL or JSON-array rows (``jsonl``, ``json``, ``alpaca``) mapped with the spec's field names."""
     path = spec.path or ""
-    as_array = spec.type == "json" or (spec.type == "alpaca" and not path.endswith((".jsonl", ".jsonl.gz")))
-    rows = iter_json_array(path) if as_array else iter_jsonl(path)
+    rows = iter_json_array(path) if is_json_array(spec) else iter_jsonl(path, start, stop)
     for number, row in rows:
         try:
             yield _row_to_record(spec, row, path, number)
         except TypeError as exc:
             raise InputError(str(exc), path=path, line=number) from None
+
+
+def is_json_array(spec: SourceSpec) -> bool:
+    """Whether a ``json``/``alpaca`` source holds one JSON array (rather than JSON lines)."""
+    path = spec.path or ""
+    return spec.type == "json" or (spec.type == "alpaca" and not path.endswith((".jsonl", ".jsonl.gz")))
 
 
 def read_hf_dataset(spec: SourceSpec) -> Iterator[ParallelPair | InstructionRecord]:
@@ -527,13 +549,10 @@ def _lang_matches(tag: str | None, code: str) -> bool:
 
 def read_tmx(spec: SourceSpec) -> Iterator[ParallelPair]:
     """Translation units of a TMX file (``<tu><tuv xml:lang=..><seg>``), parsed incrementally."""
-    path = Path(spec.path or "")
-    if not path.is_file():
-        raise InputError("file not found", path=path)
-    if path.stat().st_size == 0:
-        raise InputError("file is empty", path=path)
+    path = require_file(spec.path or "")
     xml_lang = "{http://www.w3.org/XML/1998/namespace}lang"
-    number = 0
+    number = yielded = 0
+    tags_seen: set[str] = set()
     try:
         context = ET.iterparse(path, events=("end",))
         for _, element in context:
@@ -543,6 +562,8 @@ def read_tmx(spec: SourceSpec) -> Iterator[ParallelPair]:
             texts: dict[str, str] = {}
             for tuv in element.iter("tuv"):
                 tag = tuv.get(xml_lang) or tuv.get("lang")
+                if tag and len(tags_seen) < 20:
+                    tags_seen.add(tag)
                 seg = tuv.find("seg")
                 if seg is None:
                     continue
@@ -551,28 +572,38 @@ def read_tmx(spec: SourceSpec) -> Iterator[ParallelPair]:
                         texts[code] = "".join(seg.itertext())
             element.clear()
             if str(spec.src_lang) in texts and str(spec.tgt_lang) in texts:
+                yielded += 1
                 yield ParallelPair(normalize_text(texts[str(spec.src_lang)]), normalize_text(texts[str(spec.tgt_lang)]),
                                    str(spec.src_lang), str(spec.tgt_lang), spec.provenance, number)
     except ET.ParseError as exc:
         raise InputError(f"broken TMX/XML: {exc}", path=path, line=exc.position[0]) from None
+    if number and not yielded:  # say why nothing matched instead of "every row was filtered out" later
+        found = f"the xml:lang values found are {sorted(tags_seen)}" if tags_seen else "no <tuv> has an xml:lang"
+        raise InputError(f"none of its {number} translation units has both languages {spec.src_lang!r} and "
+                         f"{spec.tgt_lang!r}: {found}", path=path, field="xml:lang")
 
 
-def iter_source(spec: SourceSpec) -> Iterator[ParallelPair | InstructionRecord]:
-    """Stream the normalised records of one source (at most ``spec.max_rows``)."""
+def iter_source(spec: SourceSpec, start: int = 0,
+                stop: int | None = None) -> Iterator[ParallelPair | InstructionRecord]:
+    """Stream the normalised records of one source (at most ``spec.max_rows``).
+
+    ``start``/``stop`` (0-based line range) apply to the line-based types of :data:`LINE_RANGE_TYPES` only.
+    """
+    if (start or stop is not None) and not (spec.type in LINE_RANGE_TYPES or
+                                            (spec.type == "alpaca" and not is_json_array(spec))):
+        raise ValueError(f"a {spec.type} source cannot be read by line range")
     if spec.type == "parallel":
-        records: Iterator = read_parallel_files(spec)
+        records: Iterator = read_parallel_files(spec, start, stop)
     elif spec.type == "tsv":
-        records = read_tsv(spec)
+        records = read_tsv(spec, start, stop)
     elif spec.type in ("jsonl", "json", "alpaca"):
-        records = read_mapping_file(spec)
+        records = read_mapping_file(spec, start, stop)
     elif spec.type == "hf":
         records = read_hf_dataset(spec)
     elif spec.type == "po":
         records = _gettext_pairs(spec, iter_po_entries(spec.path or ""), spec.provenance)
     elif spec.type == "mo":
-        path = Path(spec.path or "")
-        if not path.is_file():
-            raise InputError("file not found", path=path)
+        path = require_file(spec.path or "")
         records = _gettext_pairs(spec, iter_mo_entries(path), spec.provenance)
     elif spec.type == "gettext":
         records = read_gettext_system(spec)
