@@ -148,20 +148,14 @@ def generations_from_details(folder: str | os.PathLike[str]) -> list[dict[str, A
     """Generation rows rebuilt from lighteval's details Parquet files under ``folder`` (runs made with lighteval's
     own CLI, ``python -m coit_hf.evaluation.lighteval_entry ... --custom-tasks coit_hf.evaluation.tasks``); the
     newest file per task wins."""
-    import pyarrow.parquet as pq
+    from coit_hf.evaluation.lighteval_compat import read_details
 
-    newest: dict[str, Path] = {}
-    for file in sorted(Path(folder).rglob("details_coit_mieval:*.parquet"), key=lambda f: f.stat().st_mtime_ns):
-        newest[file.name.removeprefix("details_").split("|")[0]] = file
     rows = []
-    for task, file in sorted(newest.items()):
-        for item in pq.read_table(file, columns=["doc", "model_response"]).to_pylist():
-            doc, response = item["doc"], item["model_response"] or {}
-            spec = doc.get("specific") or {}
-            texts = response.get("text_post_processed") or response.get("text") or [""]
-            rows.append({"task": task, "lang": spec.get("lang", task.partition(":")[2]), "id": str(spec.get("id", "")),
-                         "instruction": spec.get("instruction", ""), "input": spec.get("input", ""),
-                         "prompt": doc.get("query", ""), "prediction": (texts[0] or "").strip()})
+    for task, doc, texts in read_details(folder, "coit_mieval:"):
+        spec = doc.get("specific") or {}
+        rows.append({"task": task, "lang": spec.get("lang", task.partition(":")[2]), "id": str(spec.get("id", "")),
+                     "instruction": spec.get("instruction", ""), "input": spec.get("input", ""),
+                     "prompt": doc.get("query", ""), "prediction": (texts[0] or "").strip()})
     return rows
 
 

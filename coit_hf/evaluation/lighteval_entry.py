@@ -1,40 +1,19 @@
 """Run lighteval's own CLI with two offline fixes applied: ``python -m coit_hf.evaluation.lighteval_entry ...``.
 
 Same arguments as the ``lighteval`` command (e.g. ``accelerate "model_name=PATH,batch_size=8" "coit_xquad:zh|0"
---custom-tasks coit_hf.evaluation.tasks``). Before lighteval builds its registry, the registry is limited to the
-``--custom-tasks`` module (lighteval 0.13.0 otherwise imports every built-in task module: one fails with
-huggingface_hub 2.x, one downloads a pickle at import), and lighteval's sample cache goes to
-``$COIT_HF_CACHE/lighteval`` instead of the model folder. Plain ``lighteval`` works too where it can start
-(online, huggingface_hub < 1.0); it then also sees the built-in tasks.
+--custom-tasks coit_hf.evaluation.tasks``). lighteval's registry is limited to the ``--custom-tasks`` module
+(lighteval 0.13 otherwise imports every built-in task module: one fails with huggingface_hub 2.x, one downloads a
+pickle at import), and lighteval's sample cache goes to ``$COIT_HF_CACHE/lighteval`` instead of the model folder.
+Plain ``lighteval`` works too where it can start (online, huggingface_hub < 1.0); it then also sees the built-in
+tasks.
 """
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Iterator
 
-from coit_hf.evaluation.runner import sample_cache_outside_model
+from coit_hf.evaluation.lighteval_compat import custom_tasks_only, sample_cache_outside_model
 from coit_hf.evaluation.sources import cache_root
-
-
-@contextlib.contextmanager
-def custom_tasks_only() -> Iterator[None]:
-    """While active, lighteval's Registry loads only the custom tasks module it is given (no built-ins)."""
-    from lighteval.tasks.registry import Registry
-
-    saved = Registry.__dict__["load_all_task_configs"]
-
-    def load_custom_only(custom_tasks=None, load_multilingual: bool = False) -> dict:
-        if custom_tasks is None:
-            return {}
-        return Registry._extract_configs(Registry.create_custom_tasks_module(custom_tasks))
-
-    Registry.load_all_task_configs = staticmethod(load_custom_only)
-    try:
-        yield
-    finally:
-        Registry.load_all_task_configs = saved
 
 
 def main(argv: list[str] | None = None) -> int:
