@@ -88,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="Add a `coit-hf compare` result (folder or compare.json): win rates and gate rates per language.")
     r.set_defaults(func=run_report)
 
-    from coit_hf.evaluation.compare import register as register_compare  # `compare` lives with its judge code
+    from coit_hf.evaluation.compare.cli import register as register_compare
 
     register_compare(subparsers)
 

@@ -33,20 +33,12 @@ from lighteval.tasks.requests import Doc, SamplingMethod
 from coit_hf.atomic import normal_permissions
 from coit_hf.errors import InputError
 from coit_hf.evaluation import metrics
+from coit_hf.evaluation.prompts import STOP_SEQUENCES, build_prompt, prediction_of
 from coit_hf.evaluation.results import GENERATIONS_FILE
 from coit_hf.evaluation.sources import INSTRUCTION_KEYS, DataSource, materialize, resolve_sources
 from coit_hf.languages import language_codes
 
 logger = logging.getLogger(__name__)
-
-# coit_hf.evaluation.tasks builds its TASKS_TABLE at import and calls into this module, so this module reaches the
-# shared prompt helpers through `_tasks()` at call time instead of importing them at the top (no import cycle).
-
-
-def _tasks():
-    from coit_hf.evaluation import tasks
-
-    return tasks
 
 FAMILY = "mieval"
 TASK_PREFIX = "coit_mieval"
@@ -67,7 +59,7 @@ def mieval_prompt(line: dict, task_name: str | None = None, *, lang: str, prompt
     extra = (line.get("input") or "").strip()
     return Doc(
         task_name=task_name or "",
-        query=_tasks().build_prompt(instruction, extra, prompt_format),
+        query=build_prompt(instruction, extra, prompt_format),
         choices=[""],  # open-ended: judged pairwise later, no reference answer
         gold_index=0,
         specific={"lang": lang, "id": str(line.get("id", "")), "instruction": instruction, "input": extra},
@@ -81,7 +73,7 @@ class AnswerFidelity(SampleLevelComputation):
         self.lang = lang
 
     def compute(self, doc: Doc, model_response, **kwargs) -> float:
-        return metrics.fidelity(_tasks().prediction_of(model_response), self.lang)
+        return metrics.fidelity(prediction_of(model_response), self.lang)
 
 
 def _row_filter(lang: str):
@@ -98,7 +90,7 @@ def build_mieval_config(
     generation_size: int | None = None, stop_sequences: tuple[str, ...] | None = None,
 ) -> LightevalTaskConfig:
     """The LightevalTaskConfig of ``coit_mieval:{lang}`` (source from ``sources``/env; see module docstring)."""
-    _tasks().build_prompt("", "", prompt_format)  # validates the format
+    build_prompt("", "", prompt_format)  # validates the format
     source = materialize(FAMILY, resolve_sources(sources)[FAMILY], (lang,))
     fid = SampleLevelMetric(
         metric_name="fidelity", higher_is_better=True, category=SamplingMethod.GENERATIVE,
@@ -117,7 +109,7 @@ def build_mieval_config(
         few_shots_select=None,
         metrics=[fid],
         generation_size=generation_size or GENERATION_SIZE,
-        stop_sequence=list(_tasks().STOP_SEQUENCES if stop_sequences is None else stop_sequences),
+        stop_sequence=list(STOP_SEQUENCES if stop_sequences is None else stop_sequences),
         version=0,
     )
 
@@ -125,7 +117,6 @@ def build_mieval_config(
 # ------------------------------------------------------------------------------------------------------ generations
 def generation_rows(details: Mapping[str, list]) -> list[dict[str, Any]]:
     """Rows of ``coit_generations.jsonl`` from lighteval's per-task details (``pipeline.get_details()``)."""
-    prediction_of = _tasks().prediction_of
     rows = []
     for full_name, items in details.items():
         task = full_name.split("|")[0]

@@ -88,3 +88,9 @@ def finite_scores(tasks: dict[str, dict[str, Any]], notes: list[str]) -> dict[st
                 value = None
             out[task][metric] = value
     return out
+
+
+def run_label(results: dict[str, Any], path: str) -> str:
+    """Label of a run: ``metadata.label``, else the model folder/repo name."""
+    label = results.get("metadata", {}).get("label")
+    return str(label) if label else Path(str(results.get("model") or path).rstrip("/")).name or path

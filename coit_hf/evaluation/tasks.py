@@ -32,11 +32,12 @@ from lighteval.tasks.lighteval_task import LightevalTaskConfig
 from lighteval.tasks.requests import Doc, SamplingMethod
 
 from coit_hf.errors import ConfigError, InputError
-from coit_hf.evaluation import metrics
-from coit_hf.evaluation.results import GENERATION_PROFILES, NAME_STYLES, PROMPT_FORMATS, default_generation
+from coit_hf.evaluation import metrics, mieval
+from coit_hf.evaluation.prompts import STOP_SEQUENCES, build_prompt, prediction_of
+from coit_hf.evaluation.results import GENERATION_PROFILES, NAME_STYLES, default_generation
 from coit_hf.evaluation.sources import DataSource, flores_column, materialize, resolve_sources
 from coit_hf.languages import language_codes
-from coit_hf.templates import qa_instruction_and_input, render_alpaca, translation_instruction, user_content
+from coit_hf.templates import qa_instruction_and_input, translation_instruction
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,6 @@ XQUAD_LANGUAGES = ("en", "ar", "el", "hi", "tr", "vi", "zh")
 MLQA_LANGUAGES = ("en", "ar", "hi", "vi", "zh")
 QA_GENERATION_SIZE = 64  # the fast profile's budgets
 MT_GENERATION_SIZE = 256
-# The paper's Alpaca prompt ends in "### Response:"; a model that starts a new block has finished its answer.
-STOP_SEQUENCES = ("\n### ",)
 QA_METRIC_NAMES = ("substring", "exact_match", "f1", "fidelity")
 
 
@@ -86,15 +85,6 @@ def check_name_style(name_style: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------------- prompts
-def build_prompt(instruction: str, input: str, prompt_format: str) -> str:
-    """The query lighteval sends: the paper's Alpaca prompt, or the chat user turn (the model's template wraps it)."""
-    if prompt_format == "paper":
-        return render_alpaca(instruction, input)
-    if prompt_format == "chat":
-        return user_content(instruction, input)
-    raise ConfigError(f"prompt format must be one of {', '.join(PROMPT_FORMATS)}, got {prompt_format!r}")
-
-
 def qa_prompt(line: dict, task_name: str | None = None, *, lang: str, prompt_format: str = "paper") -> Doc:
     """Row of a SQuAD-shaped dataset -> Doc (instruction and labels in ``lang``, gold = first answer stripped)."""
     instruction, block = qa_instruction_and_input(lang, line["context"], line["question"])
@@ -125,12 +115,6 @@ def translation_prompt(
 
 
 # ----------------------------------------------------------------------------------------------------------- metrics
-def prediction_of(model_response) -> str:
-    """The first generated text of a lighteval ModelResponse, stripped."""
-    texts = model_response.final_text
-    return (texts[0] if texts else "").strip()
-
-
 class QAScorer(SampleLevelComputation):
     """Per-sample substring / exact_match / f1 / fidelity (0-100) in one language, via coit_hf.evaluation.metrics;
     EM/F1 under ``rules`` (:data:`metrics.QA_RULES`)."""
@@ -273,9 +257,7 @@ def build_task_config(
         return _config(name, prompt_fn, source, translation_metrics(tgt, spbleu),
                        generation_size or profile.translation_tokens, profile.stop_sequences)
     if family == "mieval" and lang_part:
-        from coit_hf.evaluation.mieval import build_mieval_config  # mieval imports this module's helpers
-
-        return build_mieval_config(lang_part, prompt_format, sources, generation_size or profile.open_tokens,
+        return mieval.build_mieval_config(lang_part, prompt_format, sources, generation_size or profile.open_tokens,
                                    profile.stop_sequences)
     raise ConfigError(f"unknown coit task {name!r}; expected coit_xquad:LANG, coit_mlqa:LANG, coit_flores101:SRC-TGT "
                       "or coit_mieval:LANG")
@@ -298,11 +280,9 @@ def build_tasks_table(
 def _module_tasks_table() -> list[LightevalTaskConfig]:
     """Every coit task whose data is at hand without a download (local sources, or Hub data an earlier run fetched);
     the others are left out with a log line (importing this module never touches the network)."""
-    from coit_hf.evaluation.mieval import task_names as mieval_task_names
-
     settings = _env_settings()
     table = []
-    for name in [*task_names(), *mieval_task_names()]:  # coit_mieval:* only where a mieval source is configured
+    for name in [*task_names(), *mieval.task_names()]:  # coit_mieval:* only where a mieval source is configured
         try:
             table.append(build_task_config(name, **settings, download=False))
         except (InputError, ConfigError) as exc:  # e.g. a local folder holding only some languages
