@@ -242,3 +242,15 @@ def test_lighteval_outside_the_supported_range_is_refused(monkeypatch):
         lighteval_compat.require_supported_lighteval.cache_clear()
     monkeypatch.undo()
     assert lighteval_compat.require_supported_lighteval().startswith("0.13")
+
+
+def test_only_the_adapter_names_lighteval_internals():
+    import re
+
+    package = Path(lighteval_compat.__file__).parents[1]
+    internals = re.compile(r"\b(_extract_configs|create_custom_tasks_module|load_all_task_configs|_task_registry|"
+                           r"_init_tasks_and_requests|SampleCache|evaluate_answer_batch|general_config_logger|"
+                           r"lighteval\.tasks\.registry|lighteval\.utils\.cache_management|llm_as_judge)\b")
+    offenders = [str(p.relative_to(package)) for p in package.rglob("*.py")
+                 if p.name != "lighteval_compat.py" and internals.search(p.read_text(encoding="utf-8"))]
+    assert offenders == []
