@@ -35,7 +35,7 @@ from coit_hf.errors import InputError
 from coit_hf.evaluation import metrics
 from coit_hf.evaluation.prompts import STOP_SEQUENCES, build_prompt, prediction_of
 from coit_hf.evaluation.results import GENERATIONS_FILE
-from coit_hf.evaluation.sources import INSTRUCTION_KEYS, DataSource, materialize, resolve_sources
+from coit_hf.evaluation.sources import DEFAULT_SOURCES, INSTRUCTION_KEYS, DataSource, materialize
 from coit_hf.languages import language_codes
 
 logger = logging.getLogger(__name__)
@@ -89,9 +89,10 @@ def build_mieval_config(
     lang: str, prompt_format: str = "paper", sources: dict[str, DataSource] | None = None,
     generation_size: int | None = None, stop_sequences: tuple[str, ...] | None = None,
 ) -> LightevalTaskConfig:
-    """The LightevalTaskConfig of ``coit_mieval:{lang}`` (source from ``sources``/env; see module docstring)."""
+    """The LightevalTaskConfig of ``coit_mieval:{lang}`` (its instruction set is ``sources["mieval"]``; see the
+    module docstring)."""
     build_prompt("", "", prompt_format)  # validates the format
-    source = materialize(FAMILY, resolve_sources(sources)[FAMILY], (lang,))
+    source = materialize(FAMILY, {**DEFAULT_SOURCES, **(sources or {})}[FAMILY], (lang,))
     fid = SampleLevelMetric(
         metric_name="fidelity", higher_is_better=True, category=SamplingMethod.GENERATIVE,
         sample_level_fn=AnswerFidelity(lang), corpus_level_fn=np.mean,

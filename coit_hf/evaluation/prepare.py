@@ -14,6 +14,7 @@ from pathlib import Path
 from coit_hf.errors import ConfigError
 from coit_hf.evaluation import hub_sources
 from coit_hf.evaluation.sources import (
+    DEFAULT_SOURCES,
     HUB_DEFAULTS,
     HUB_FAMILIES,
     LOCAL_SPLIT,
@@ -23,7 +24,6 @@ from coit_hf.evaluation.sources import (
     materialize,
     read_parquet_rows,
     read_provenance,
-    resolve_sources,
     write_json_atomic,
 )
 
@@ -77,7 +77,7 @@ def fetch_units(units: dict[str, tuple[str, ...]], sources: dict[str, DataSource
     """
     from tqdm.auto import tqdm
 
-    resolved = resolve_sources(sources)
+    resolved = {**DEFAULT_SOURCES, **(sources or {})}
     out: dict[str, tuple[list[dict], dict]] = {}
     steps = [(family, (lang,)) for family, langs in units.items() if family != "flores101" for lang in langs]
     if "flores101" in units:

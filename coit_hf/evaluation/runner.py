@@ -26,6 +26,7 @@ from coit_hf.atomic import normal_permissions
 from coit_hf.errors import CoitError, ConfigError, InputError
 from coit_hf.evaluation import lighteval_compat, metrics
 from coit_hf.evaluation.checks import check_eval_settings
+from coit_hf.evaluation.context import EvalContext
 from coit_hf.evaluation.results import (
     GENERATION_PROFILES,
     NAME_STYLES,
@@ -55,7 +56,7 @@ class EvalSettings:
     backend: str = "accelerate"
     prompt_format: str = "paper"
     metadata: dict[str, Any] = field(default_factory=dict)
-    sources: dict[str, DataSource] = field(default_factory=dict)
+    sources: dict[str, DataSource] = field(default_factory=dict)  # overrides over the default sources
     batch_size: int | None = None
     device: str = "cpu"
     dtype: str | None = None
@@ -87,6 +88,12 @@ class EvalSettings:
         if self.max_samples is not None and self.max_samples < 1:
             raise ConfigError(f"--max-samples must be >= 1, got {self.max_samples}")
         check_eval_settings(self, normalize_task_names(self.tasks))
+
+    def context(self, *, with_spbleu: bool | None = None) -> EvalContext:
+        """The task-building context of these settings (``sources`` are overrides over the defaults)."""
+        return EvalContext(sources=self.sources, prompt_format=self.prompt_format, generation=self.generation,
+                           name_style=self.name_style, qa_rules=self.qa_rules, generation_size=self.generation_size,
+                           with_spbleu=with_spbleu)
 
 
 def trained_name_styles(model: str) -> set[str]:
@@ -263,11 +270,10 @@ def run_evaluation(settings: EvalSettings, *, model=None) -> dict:
     with_spbleu = metrics.spbleu_available()
     if any(n.startswith("coit_flores101") for n in names) and not with_spbleu:
         notes.append(metrics.spbleu_fallback_note())
-    from coit_hf.evaluation.tasks import build_task_config, qa_rules_of  # imports lighteval
+    from coit_hf.evaluation.tasks import qa_rules_of, task_config  # imports lighteval
 
-    configs = [build_task_config(n, settings.prompt_format, settings.sources, with_spbleu=with_spbleu,
-                                 generation_size=settings.generation_size, generation=settings.generation,
-                                 name_style=settings.name_style, qa_rules=settings.qa_rules) for n in names]
+    context = settings.context(with_spbleu=with_spbleu)
+    configs = [task_config(n, context) for n in names]
     extra = {
         "generation": generation_record(settings, configs),
         "qa_rules": {n: rules for n in names if (rules := qa_rules_of(n, settings.qa_rules))},

@@ -39,6 +39,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -112,14 +113,10 @@ def parse_source(spec: str) -> tuple[str, DataSource]:
     return family, source
 
 
-def sources_from_env() -> dict[str, DataSource]:
+def sources_from_env(environ: Mapping[str, str] | None = None) -> dict[str, DataSource]:
     """Overrides named in ``$COIT_HF_EVAL_SOURCES`` (whitespace-separated ``FAMILY=...`` entries)."""
-    return dict(parse_source(item) for item in os.environ.get(SOURCES_ENV, "").split())
-
-
-def resolve_sources(overrides: dict[str, DataSource] | None = None) -> dict[str, DataSource]:
-    """Defaults, then env overrides, then explicit ``overrides``."""
-    return {**DEFAULT_SOURCES, **sources_from_env(), **(overrides or {})}
+    env = os.environ if environ is None else environ
+    return dict(parse_source(item) for item in env.get(SOURCES_ENV, "").split())
 
 
 def data_dir_sources(data_dir: str | os.PathLike[str]) -> dict[str, DataSource]:
