@@ -243,7 +243,7 @@ def corpus_for(lang: str, corpora: Mapping[str, str] | None, template: str | Non
 
 
 def translation_subset(lang: str, direction: str = "en-x") -> str:
-    """Mixture subset name of the English↔``lang`` translation rows (contract 1 naming)."""
+    """Mixture subset name of the English↔``lang`` translation rows (the corpus builder's ``translation_SRC-TGT`` subset names)."""
     if direction == "en-x":
         return f"translation_en-{lang}"
     if direction == "x-en":
@@ -261,7 +261,7 @@ def mixture_dict(
     seed: int = 42,
     split: str = "train",
 ) -> dict[str, Any]:
-    """Build a mixture (contract 2) with ``counts[lang]`` translation pairs per language.
+    """Build a mixture (the YAML shape ``coit-hf data mixture`` reads) with ``counts[lang]`` translation pairs per language.
 
     With ``include_general`` the Alpaca data of every language (``alpaca_<lang>``) and English Alpaca
     (``alpaca_en``, once, from the first language's corpus) are added, as in the paper's m-model.

@@ -4,7 +4,7 @@ An observation is one trained-and-evaluated run: language, number of translation
 
 * CSV with a header holding ``lang``, ``translation_pairs`` (or ``n``) and ``score`` (or the metric name);
 * JSON: a list of such objects, or ``{"runs": [...]}``;
-* result folders of ``coit-hf eval`` (contract 3: ``coit_results.json`` whose ``metadata`` records
+* result folders of ``coit-hf eval`` (``coit_results.json`` whose ``metadata`` records
   ``translation_pairs`` and ``lang``); the score is read from the task ``coit_flores101:en-<lang>`` by default.
 """
 
