@@ -19,7 +19,6 @@ import functools
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from lighteval.metrics.utils.metric_utils import SampleLevelMetric
 from lighteval.tasks.lighteval_task import LightevalTaskConfig
 from lighteval.tasks.requests import Doc, SamplingMethod
 
-from coit_hf.atomic import normal_permissions
+from coit_hf.atomic import write_atomic
 from coit_hf.errors import InputError
 from coit_hf.evaluation import metrics
 from coit_hf.evaluation.prompts import STOP_SEQUENCES, build_prompt, prediction_of
@@ -135,13 +134,5 @@ def generation_rows(details: Mapping[str, list]) -> list[dict[str, Any]]:
 
 def write_generations(rows: list[dict[str, Any]], output_dir: str | os.PathLike[str]) -> Path:
     """Write generation rows as ``<output_dir>/coit_generations.jsonl`` (temp file + rename); return the path."""
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    target = out / GENERATIONS_FILE
-    fd, tmp = tempfile.mkstemp(prefix=".coit_generations.", suffix=".jsonl", dir=out)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    normal_permissions(tmp)
-    os.replace(tmp, target)
-    return target
+    return write_atomic(Path(output_dir) / GENERATIONS_FILE,
+                        lambda handle: handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))

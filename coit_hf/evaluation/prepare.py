@@ -11,6 +11,7 @@ import datetime
 import os
 from pathlib import Path
 
+from coit_hf.atomic import replacing
 from coit_hf.errors import ConfigError
 from coit_hf.evaluation import hub_sources
 from coit_hf.evaluation.sources import (
@@ -106,10 +107,8 @@ def write_prepared(fetched: dict[str, tuple[list[dict], dict]], output: str | os
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     for name, (rows, provenance) in fetched.items():
         target = root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".tmp-{os.getpid()}-{target.name}")
-        datasets.Dataset.from_list(rows).to_parquet(str(tmp))
-        os.replace(tmp, target)
+        with replacing(target) as tmp:
+            datasets.Dataset.from_list(rows).to_parquet(str(tmp))
         entry = {**provenance, "rows": len(rows), "local": name, "sha256": hub_sources.sha256_of(target)}
         manifest["files"][name] = entry
     manifest["updated"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
 
-from coit_hf.atomic import normal_permissions, require_output_dir
+from coit_hf.atomic import replacing, require_output_dir
 from coit_hf.errors import InputError
 from coit_hf.evaluation.compare.output import card_section
 from coit_hf.evaluation.results import load_results, run_label, split_task_name
@@ -233,16 +232,8 @@ def _gain_panel(ax: Any, gains: dict[str, dict[str, float | None]], runs: list[s
 
 
 def _atomic_write(target: Path, write) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        normal_permissions(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with replacing(target) as tmp:
+        write(str(tmp))
 
 
 def write_report(report: dict[str, Any], output_dir: str | os.PathLike[str]) -> dict[str, Path]:

@@ -17,12 +17,11 @@ import logging
 import os
 import platform
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coit_hf.atomic import normal_permissions
+from coit_hf.atomic import write_atomic
 from coit_hf.errors import CoitError, ConfigError, InputError
 from coit_hf.evaluation import lighteval_compat, metrics
 from coit_hf.evaluation.checks import check_eval_settings
@@ -241,18 +240,15 @@ def benchmark_version_notes(sources: dict[str, dict]) -> list[str]:
 
 def write_results(results: dict, output_dir: str | os.PathLike[str]) -> Path:
     """Write ``coit_results.json`` atomically (temp file + rename) and return its path."""
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    target = out / RESULTS_FILE
-    fd, tmp = tempfile.mkstemp(prefix=".coit_results.", suffix=".json", dir=out)
+    target = Path(output_dir) / RESULTS_FILE
+
+    def dump(handle) -> None:
+        json.dump(results, handle, ensure_ascii=False, indent=2, allow_nan=False)
+        handle.write("\n")
+
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, ensure_ascii=False, indent=2, allow_nan=False)
-            handle.write("\n")
-        normal_permissions(tmp)
-        os.replace(tmp, target)
+        write_atomic(target, dump)
     except (OSError, ValueError) as exc:  # a full disk or a NaN: no partial results file is left
-        Path(tmp).unlink(missing_ok=True)
         raise CoitError(f"cannot write {target}: {getattr(exc, 'strerror', None) or exc}") from exc
     return target
 

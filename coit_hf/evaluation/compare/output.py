@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from coit_hf.atomic import normal_permissions
+from coit_hf.atomic import write_text_atomic
 from coit_hf.errors import InputError
 
 CARD_HEADING = "Multilingual instruction following (pairwise)"
@@ -82,21 +81,12 @@ def card_section(report: dict[str, Any] | str | os.PathLike[str], heading_level:
     ])
 
 
-def _atomic_text(target: Path, text: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    normal_permissions(tmp)
-    os.replace(tmp, target)
-
-
 def write_comparison(report: dict[str, Any], records: Sequence[dict[str, Any]],
                      output_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """Write ``compare.json``, ``compare.md`` and ``compare_items.jsonl`` (each atomically); return their paths."""
     out = Path(output_dir)
     paths = {"json": out / "compare.json", "markdown": out / "compare.md", "items": out / "compare_items.jsonl"}
-    _atomic_text(paths["json"], json.dumps(report, ensure_ascii=False, indent=2) + "\n")
-    _atomic_text(paths["markdown"], comparison_markdown(report))
-    _atomic_text(paths["items"], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    write_text_atomic(paths["json"], json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    write_text_atomic(paths["markdown"], comparison_markdown(report))
+    write_text_atomic(paths["items"], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     return paths
