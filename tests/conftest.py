@@ -189,6 +189,10 @@ def hub(hub_server: HubServer, monkeypatch: pytest.MonkeyPatch):
     # The module-level functions (huggingface_hub.upload_file, create_repo, ...) are methods of an HfApi built at
     # import time, so they captured the default endpoint.
     monkeypatch.setattr(hf_api.api, "endpoint", endpoint)
+    # transformers >= 5.24 keeps one lazily made HfApi (transformers.utils.hub.hf_api()) with the endpoint of the
+    # first call: drop it so this test's calls make one for the loopback Hub (restored afterwards).
+    if "transformers.utils.hub" in sys.modules and hasattr(sys.modules["transformers.utils.hub"], "_hf_api"):
+        monkeypatch.setattr(sys.modules["transformers.utils.hub"], "_hf_api", None)
     monkeypatch.setattr(datasets.config, "HF_ENDPOINT", endpoint)
     monkeypatch.setattr(datasets.config, "HUB_DATASETS_URL", endpoint + "/datasets/{repo_id}/resolve/{revision}/{path}")
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)

@@ -68,3 +68,21 @@ def test_eval_throughput_quick(tmp_path):
     assert result["unit"] == "samples/s"
     assert 0.0 <= result["identical_share"] <= 1.0
     assert result["samples"] > 0
+
+
+def test_gpu_smoke_script_on_cpu(tmp_path):
+    """benchmarks/gpu_smoke.sh in CPU mode: ZeRO-3 and DDP with packing train 3 finite steps and save weights;
+    QLoRA says why it was skipped (no CUDA); the summary table lists each run."""
+    pytest.importorskip("deepspeed")
+    proc = subprocess.run(["bash", str(BENCHMARKS / "gpu_smoke.sh"), "--cpu", "--only", "zero3,ddp-pack,qlora-merge",
+                           "--work", str(tmp_path)], capture_output=True, text=True, timeout=900, cwd=ROOT,
+                          env={**os.environ, "PYTHON": sys.executable, "RUN_TIMEOUT": "400"}, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = {r["run"]: r for r in map(json.loads, (tmp_path / "summary.jsonl").read_text().splitlines())}
+    assert set(rows) == {"zero3", "ddp-pack", "qlora-merge"}
+    for name in ("zero3", "ddp-pack"):
+        run = rows[name]
+        assert run["ok"] is True and len(run["losses"]) == 3 and run["tokens_per_s"] > 0
+        assert "model.safetensors" in run["saved"] and "training_args.bin" not in run["saved"]
+    assert "CUDA" in rows["qlora-merge"]["skipped"]
+    assert "zero3        True" in proc.stdout and "qlora-merge  skip" in proc.stdout

@@ -109,6 +109,10 @@ def test_full_ft_from_loopback_hub_corpus_then_push_and_reload(hub, tiny_model_d
     assert "world size 1" in proc.stdout
     for name in ("model.safetensors", "config.json", "tokenizer.json", "chat_template.jinja", "README.md"):
         assert (out / name).is_file(), name
+    from coit_hf.atomic import current_umask
+
+    # safetensors writes 0600 whatever the umask: the saved weights get the mode a plain write would give.
+    assert (out / "model.safetensors").stat().st_mode & 0o777 == 0o666 & ~current_umask()
     assert "### Response:" in (out / "chat_template.jinja").read_text()  # alpaca, not the base's ChatML
     text = assert_card(out, base_model="org/tiny-llama", adapter=False)
     assert hub.repo_id("coit-zh") in text
@@ -208,8 +212,12 @@ def test_training_data_from_corpus_shorthand_and_mixture_file(corpus: Path, tmp_
     from coit_hf.training.data import load_training_data
 
     data, summary = load_training_data(CoitScriptArguments(dataset_name=str(corpus), dataset_config="all",
-                                                           max_train_samples=30))
+                                                           dataset_test_split="validation", max_train_samples=30),
+                                       with_eval=True)
     assert data["train"].column_names == ["messages"] and len(data["train"]) == 30 and "validation" in data
+    assert "validation" not in load_training_data(CoitScriptArguments(dataset_name=str(corpus), dataset_config="all"))[0]
+    with pytest.raises(CoitError, match="field 'dataset_test_split': no split 'test' to evaluate on"):
+        load_training_data(CoitScriptArguments(dataset_name=str(corpus), dataset_config="all"), with_eval=True)
     assert sum(r["rows"] for r in summary) == 30 and all(r["name"] == "all" for r in summary)
     data, summary = load_training_data(CoitScriptArguments(dataset_name=str(corpus),
                                                            mixture="translation_en-zh[:10]+alpaca_zh"))

@@ -1,4 +1,4 @@
-"""`coit-hf model ...`: model utilities of the training stage (GGUF import)."""
+"""`coit-hf model ...`: model utilities of the training stage (GGUF import, card, adapter merge)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       "comparison; one model: its alignment by layer).")
     card.add_argument("--repo-id", help="Hub id the model is published under (named in the model-index source).")
     card.set_defaults(func=_card)
+    merge = model_sub.add_parser(
+        "merge", help="Merge a LoRA adapter folder into its base model (one process; after a multi-GPU run).",
+    )
+    merge.add_argument("adapter_dir", help="Output folder of a LoRA run (adapter_config.json + adapter weights).")
+    merge.add_argument("--out", required=True, help="Folder for the merged full model (tokenizer and card included).")
+    merge.add_argument("--base-model", default=None,
+                       help="Base model folder or Hub id (default: the adapter's base_model_name_or_path).")
+    merge.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float16", "float32"],
+                       help="Weight dtype of the merged model (default: the base model's).")
+    merge.add_argument("--overwrite", action="store_true", help="Replace a non-empty output folder.")
+    merge.set_defaults(func=_merge)
 
 
 def _import_gguf(args: argparse.Namespace) -> int:
@@ -41,6 +52,14 @@ def _import_gguf(args: argparse.Namespace) -> int:
     out = import_gguf(args.file, args.out, dtype=args.dtype, base_model_id=args.base_model_id,
                       overwrite=args.overwrite)
     print(out)
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from coit_hf.training.merge import merge_adapter_folder  # noqa: PLC0415 - keep `coit-hf --help` fast
+
+    print(merge_adapter_folder(args.adapter_dir, args.out, base_model=args.base_model, dtype=args.dtype,
+                               overwrite=args.overwrite))
     return 0
 
 

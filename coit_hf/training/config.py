@@ -6,6 +6,7 @@ belongs to none of the dataclasses fails the parse (TRL's ``fail_with_unknown_ar
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -71,7 +72,13 @@ class CoitScriptArguments(ScriptArguments):
     merge_adapter: bool = field(
         default=False,
         metadata={"help": "With LoRA: also save the merged full model to `<output_dir>/merged` and push that instead "
-                  "of the adapter."},
+                  "of the adapter (one process only; after a multi-process run use `coit-hf model merge`)."},
+    )
+    global_batch_size: int | None = field(
+        default=None,
+        metadata={"help": "Keep per_device_train_batch_size x gradient_accumulation_steps x processes at this value "
+                  "(the paper: 128) on any launch config by choosing gradient_accumulation_steps; unset: use the "
+                  "recipe's gradient_accumulation_steps as given."},
     )
 
 
@@ -96,12 +103,14 @@ def parse_recipe(
     parser = make_parser()
     argv = list(args) if args is not None else sys.argv[1:]
     check_recipe_keys(parser, argv)
+    recipe = argv[argv.index("--config") + 1] if "--config" in argv[:-1] else None
+    check_ranges(raw_values(parser, argv), recipe)  # before TRL/transformers, whose own checks name no field
     try:
         script_args, training_args, model_args = parser.parse_args_and_config(args=args)
-    except ValueError as exc:  # TRL reports unknown YAML keys and bad mappings as ValueError
+    except ValueError as exc:  # TRL/transformers report unknown keys, bad mappings and some bad values this way
         raise ConfigError(str(exc)) from exc
+    check_values(script_args, training_args, model_args, recipe)
     resolve_chat_template(script_args, training_args)
-    recipe = argv[argv.index("--config") + 1] if "--config" in argv[:-1] else None
     check_languages(script_args, recipe)
     check_push_settings(training_args, recipe)
     return script_args, training_args, model_args
@@ -209,3 +218,130 @@ def resolve_chat_template(script_args: CoitScriptArguments, training_args: SFTCo
         raise ConfigError(
             f"chat_template {name!r} is neither a shipped template ({', '.join(CHAT_TEMPLATE_NAMES)}) nor a file"
         )
+
+
+# field -> (lowest allowed, whether the lowest is allowed, highest allowed or None, whether None is allowed).
+# Values TRL/transformers/torch would reject mid-run (or accept and train nothing) are refused at parse time.
+_RANGES: dict[str, tuple[float, bool, float | None, bool]] = {
+    "learning_rate": (0.0, False, None, False),
+    "per_device_train_batch_size": (1, True, None, False),
+    "per_device_eval_batch_size": (1, True, None, False),
+    "gradient_accumulation_steps": (1, True, None, False),
+    "weight_decay": (0.0, True, None, False),
+    "max_grad_norm": (0.0, True, None, True),
+    "adam_beta1": (0.0, True, 1.0, False),
+    "adam_beta2": (0.0, True, 1.0, False),
+    "adam_epsilon": (0.0, False, None, False),
+    "warmup_steps": (0.0, True, None, False),
+    "max_length": (1, True, None, True),
+    "logging_steps": (0.0, False, None, False),
+    "save_steps": (0.0, False, None, False),
+    "eval_steps": (0.0, False, None, True),
+    "save_total_limit": (1, True, None, True),
+    "seed": (0, True, None, False),
+    "dataloader_num_workers": (0, True, None, False),
+    "max_train_samples": (1, True, None, True),
+    "preflight_examples": (0, True, None, False),
+    "global_batch_size": (1, True, None, True),
+    "lora_r": (1, True, None, False),
+    "lora_alpha": (0.0, False, None, False),
+    "lora_dropout": (0.0, True, 1.0, False),
+}
+
+
+def _range_problem(value: object, low: float, low_ok: bool, high: float | None, none_ok: bool) -> str | None:
+    if value is None:
+        return None if none_ok else "must be set"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None  # not numeric here: the dataclass type check reports it
+    if not math.isfinite(value):
+        return f"must be a finite number, got {value}"
+    if value < low or (value == low and not low_ok):
+        return f"must be {'>=' if low_ok else '>'} {low}, got {value}"
+    if high is not None and value >= high:
+        return f"must be < {high}, got {value}"
+    return None
+
+
+def raw_values(parser: TrlParser, argv: list[str]) -> dict[str, object]:
+    """The recipe's values as given (YAML, then command-line overrides converted by their argparse types)."""
+    from coit_hf.data.validate import read_yaml  # noqa: PLC0415
+
+    values: dict[str, object] = {}
+    if "--config" in argv[:-1]:
+        config = read_yaml(Path(argv[argv.index("--config") + 1]), "recipe")
+        values.update(config if isinstance(config, dict) else {})
+    types = {action.dest: action.type for action in parser._actions}
+    for index, item in enumerate(argv):
+        if not item.startswith("--"):
+            continue
+        key, eq, value = item[2:].partition("=")
+        if not eq:
+            following = argv[index + 1] if index + 1 < len(argv) else ""
+            value = "" if following.startswith("--") else following  # a bare boolean flag takes no value
+        convert = types.get(key)
+        try:
+            values[key] = convert(value) if convert in (int, float) else value
+        except (TypeError, ValueError):
+            values[key] = value  # argparse reports it with the expected type
+    return values
+
+
+def check_ranges(values: dict[str, object], recipe: str | None) -> None:
+    """Range/NaN checks of the numeric fields in ``values``; an error names the recipe file, line and field."""
+    from coit_hf.data.validate import line_of  # noqa: PLC0415
+
+    for key, (low, low_ok, high, none_ok) in _RANGES.items():
+        if key not in values:
+            continue
+        problem = _range_problem(values[key], low, low_ok, high, none_ok)
+        if problem:
+            raise InputError(problem, path=recipe, line=line_of(recipe, key), field=key)
+
+
+def check_values(script_args: CoitScriptArguments, training_args: SFTConfig, model_args: ModelConfig,
+                 recipe: str | None) -> None:
+    """Range/NaN checks of every numeric field the recipe sets, zero training steps, ``output_dir`` that is a file
+    and misspelt ``model_init_kwargs`` keys; each error names the recipe file, line and field."""
+    from coit_hf.data.validate import line_of  # noqa: PLC0415
+
+    def fail(key: str, message: str) -> None:
+        raise InputError(message, path=recipe, line=line_of(recipe, key), field=key)
+
+    values = {key: getattr(args, key) for args in (script_args, training_args, model_args) for key in _RANGES
+              if hasattr(args, key)}
+    check_ranges(values, recipe)
+    if training_args.max_steps == 0 or (training_args.max_steps < 0 and not training_args.num_train_epochs > 0):
+        key = "max_steps" if training_args.max_steps == 0 else "num_train_epochs"
+        fail(key, f"zero training steps (max_steps={training_args.max_steps}, num_train_epochs="
+                  f"{training_args.num_train_epochs}): set num_train_epochs > 0 or max_steps >= 1")
+    if not math.isfinite(training_args.num_train_epochs):
+        fail("num_train_epochs", f"must be a finite number, got {training_args.num_train_epochs}")
+    output_dir = training_args.output_dir
+    if output_dir and os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        fail("output_dir", f"output_dir {output_dir!r} is a file, not a folder: choose another output_dir")
+    if output_dir:
+        parent = Path(output_dir).absolute()
+        while not parent.exists():
+            parent = parent.parent
+        if parent != Path(output_dir).absolute() and not parent.is_dir():
+            fail("output_dir", f"output_dir {output_dir!r} cannot be created: {str(parent)!r} is a file")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            fail("output_dir", f"output_dir {output_dir!r} is not writable (no write permission on {str(parent)!r})")
+    check_model_init_kwargs(training_args.model_init_kwargs, recipe)
+
+
+def check_model_init_kwargs(kwargs: object, recipe: str | None) -> None:
+    """Keys of ``model_init_kwargs`` must be ``from_pretrained`` options (config attributes are checked when the
+    model's config is read, see :func:`coit_hf.training.modeling.check_init_kwargs_against_config`)."""
+    from coit_hf.data.validate import line_of  # noqa: PLC0415
+
+    if kwargs is None:
+        return
+    if not isinstance(kwargs, dict):
+        raise InputError(f"model_init_kwargs must be a mapping, got {kwargs!r}", path=recipe,
+                         line=line_of(recipe, "model_init_kwargs"), field="model_init_kwargs")
+    if "dtype" in kwargs and kwargs["dtype"] not in ("auto", "bfloat16", "float16", "float32", None):
+        raise InputError(f"model_init_kwargs.dtype must be one of auto, bfloat16, float16, float32; got "
+                         f"{kwargs['dtype']!r}", path=recipe, line=line_of(recipe, "dtype"),
+                         field="model_init_kwargs.dtype")

@@ -8,7 +8,7 @@ import os
 
 from datasets import Dataset, DatasetDict, load_dataset
 
-from coit_hf.errors import ConfigError, InputError
+from coit_hf.errors import CoitError, ConfigError, InputError
 from coit_hf.training.config import CoitScriptArguments
 
 logger = logging.getLogger(__name__)
@@ -23,11 +23,15 @@ def _mixture_module():
     return mixture
 
 
-def load_training_data(script_args: CoitScriptArguments) -> tuple[DatasetDict, list[dict]]:
+def load_training_data(script_args: CoitScriptArguments,
+                       with_eval: bool = False) -> tuple[DatasetDict, list[dict]]:
     """Load the splits named by a recipe, keeping only the messages column; also return the card's data summary.
 
     Precedence: ``mixture_file`` > ``mixture`` (shorthand over ``dataset_name``) > ``dataset_name`` +
-    ``dataset_config``. Local folders and Hub ids go through the same ``datasets`` code path.
+    ``dataset_config``. Local folders and Hub ids go through the same ``datasets`` code path; a local folder is
+    read through :func:`coit_hf.data.loading.load_corpus` (cache keyed by content, so a corpus rebuilt in place is
+    read as built). Only the train split is loaded, plus the test split when ``with_eval`` (a corpus built with
+    no validation rows may declare an empty one, which ``datasets`` cannot load).
     """
     if script_args.mixture_file or script_args.mixture:
         mixture = _mixture_module()
@@ -45,10 +49,14 @@ def load_training_data(script_args: CoitScriptArguments) -> tuple[DatasetDict, l
         paths = sorted({str(d.path) for d in config.datasets}) or [str(source)]
         name = None
     elif script_args.dataset_name:
+        splits = [script_args.dataset_train_split]
+        if with_eval and script_args.dataset_test_split not in splits:
+            splits.append(script_args.dataset_test_split)
         try:
-            dataset = load_dataset(
-                script_args.dataset_name, name=script_args.dataset_config, streaming=script_args.dataset_streaming
-            )
+            dataset = load_splits(script_args.dataset_name, script_args.dataset_config, splits,
+                                  streaming=script_args.dataset_streaming)
+        except CoitError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any loading failure names the dataset and config
             raise InputError(f"cannot load dataset (config {script_args.dataset_config!r}): {type(exc).__name__}: "
                              f"{exc}", path=script_args.dataset_name, field="dataset_name") from exc
@@ -67,6 +75,41 @@ def _name_style(path: str) -> str | None:
     from coit_hf.data.card import corpus_name_style  # the corpus stage's card reader
 
     return corpus_name_style(path) if os.path.isdir(path) else None
+
+
+def load_splits(path: str, name: str | None, splits: list[str], *, streaming: bool = False) -> DatasetDict:
+    """The named splits of a corpus (folder or Hub id). A split the corpus lacks is left out (the caller reports a
+    missing train split); a local folder goes through ``load_corpus``."""
+    from coit_hf.data.loading import load_corpus  # noqa: PLC0415 - data stage reader, content-keyed cache
+
+    try:
+        from datasets import get_dataset_split_names  # noqa: PLC0415
+
+        available = set(get_dataset_split_names(path, name))
+    except Exception:  # noqa: BLE001 - split names are a hint; loading below gives the real error
+        available = None
+    out = {}
+    fix_eval = "build the corpus with --validation-size > 0, set `dataset_test_split`, or set `eval_strategy: \"no\"`"
+    for split in splits:
+        if available is not None and split not in available:
+            if split != splits[0]:  # evaluation was asked for: skipping it silently would hide the mistake
+                raise InputError(f"no split {split!r} to evaluate on (have: {', '.join(sorted(available))}): "
+                                 f"{fix_eval}", path=path, field="dataset_test_split")
+            continue
+        try:
+            if os.path.isdir(path):
+                out[split] = load_corpus(path, name, split=split, streaming=streaming)
+            else:
+                out[split] = load_dataset(path, name=name, split=split, streaming=streaming)
+        except ValueError as exc:
+            if "corresponds to no data" not in str(exc):
+                raise
+            fix = "rebuild it with rows in that split" if split == splits[0] else fix_eval
+            raise InputError(f"split {split!r} of config {name!r} is empty: {fix}", path=path,
+                             field="dataset_train_split" if split == splits[0] else "dataset_test_split") from None
+    if splits[0] not in out:
+        raise InputError(f"no split {splits[0]!r} (have: {', '.join(sorted(available or []))})", path=path)
+    return DatasetDict(out)
 
 
 def summarise(train: Dataset, *, paths: list[str], name: str | None,

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from coit_hf.atomic import normal_permissions
 from coit_hf.errors import ConfigError, InputError
 
 logger = logging.getLogger(__name__)
@@ -110,9 +111,6 @@ def import_gguf(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp creates 0700; the final folder should look like any other
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -124,6 +122,7 @@ def import_gguf(
         }
         (tmp / IMPORT_METADATA_FILE).write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n",
                                                 encoding="utf-8")
+        normal_permissions(tmp, recursive=True)  # mkdtemp and safetensors write private modes
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)

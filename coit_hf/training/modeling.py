@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -34,6 +35,72 @@ def load_tokenizer(model_args: ModelConfig, training_args: CoitSFTConfig) -> Pre
     return tokenizer
 
 
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "tekken.json")
+_TOKENIZER_SUFFIXES = (".model", ".tiktoken")  # SentencePiece (spiece.model, sentencepiece.bpe.model), tiktoken
+_WEIGHT_SUFFIXES = (".safetensors", ".safetensors.index.json", ".bin", ".bin.index.json", ".pt", ".pth", ".ckpt")
+
+
+def check_model_folder(path: str) -> None:
+    """A local model folder needs ``config.json``, tokenizer files and weights; say which are missing (transformers
+    would fail on the first one with a message about tokenizer backends or configs)."""
+    if not os.path.isdir(path):
+        if os.path.exists(path):
+            raise InputError("model_name_or_path is a file; it must be a model folder or a Hub id", path=path,
+                             field="model_name_or_path")
+        return
+    names = sorted(os.listdir(path))
+    missing = []
+    if "config.json" not in names:
+        missing.append("config.json")
+    if not any(name in _TOKENIZER_FILES or name.endswith(_TOKENIZER_SUFFIXES) for name in names):
+        missing.append(f"a tokenizer ({' or '.join(_TOKENIZER_FILES[:3])})")
+    if not any(name.endswith(_WEIGHT_SUFFIXES) for name in names):
+        missing.append("weights (model.safetensors)")
+    if missing:
+        shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "") if names else "nothing"
+        raise InputError(f"not a complete model folder: missing {', '.join(missing)} (it holds: {shown}); save "
+                         "one with `save_pretrained` or `coit-hf model import-gguf`", path=path,
+                         field="model_name_or_path")
+
+
+def _from_pretrained_options() -> set[str]:
+    """Keyword options ``PreTrainedModel.from_pretrained`` takes: its parameters and the keys it pops from
+    ``**kwargs`` (read from the installed transformers, so a new option is known without a code change)."""
+    import inspect  # noqa: PLC0415
+
+    from transformers import PreTrainedModel  # noqa: PLC0415
+
+    method = PreTrainedModel.from_pretrained
+    names = set(inspect.signature(method).parameters) - {"cls", "args", "kwargs", "model_args"}
+    names |= set(re.findall(r'kwargs\.pop\(\s*"([A-Za-z_]+)"', inspect.getsource(method)))
+    return names
+
+
+def check_init_kwargs(model_args: ModelConfig, training_args: CoitSFTConfig) -> None:
+    """Every ``model_init_kwargs`` key is a ``from_pretrained`` option or an attribute of the model's config (the
+    two things transformers accepts); otherwise a misspelt key fails deep inside the model's constructor."""
+    kwargs = training_args.model_init_kwargs or {}
+    if not kwargs:
+        return
+    import difflib  # noqa: PLC0415
+
+    from transformers import AutoConfig  # noqa: PLC0415
+
+    try:
+        config = AutoConfig.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision,
+                                            trust_remote_code=training_args.trust_remote_code)
+        attributes = set(config.to_dict()) | set(dir(config))
+    except (OSError, ValueError):
+        attributes = set()  # the model itself fails to load below, with its own message
+    known = _from_pretrained_options() | attributes
+    for key in kwargs:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"model_init_kwargs: unknown key {key!r}{hint}: not a from_pretrained option nor an "
+                              f"attribute of the model's config")
+
+
 def load_model(model_args: ModelConfig, training_args: CoitSFTConfig) -> PreTrainedModel:
     """The base causal LM with the recipe's dtype, attention implementation and (QLoRA) quantization."""
     if not model_args.model_name_or_path:
@@ -48,10 +115,13 @@ def load_model(model_args: ModelConfig, training_args: CoitSFTConfig) -> PreTrai
     kwargs["use_safetensors"] = True  # no pickled weights unless the recipe opts in (model_init_kwargs)
     quantization_config = get_quantization_config(model_args)
     if quantization_config is not None:
-        from accelerate import PartialState  # noqa: PLC0415
+        from coit_hf.training.launch import quantized_device_map  # noqa: PLC0415
 
-        # k-bit weights are placed at load time, one whole model per process
-        kwargs.update(quantization_config=quantization_config, device_map={"": PartialState().local_process_index})
+        # k-bit weights are placed at load time: one whole model per process under DDP, by the sharding otherwise
+        kwargs["quantization_config"] = quantization_config
+        device_map = quantized_device_map(training_args)
+        if device_map is not None:
+            kwargs["device_map"] = device_map
     kwargs.update(training_args.model_init_kwargs or {})
     try:
         model = AutoModelForCausalLM.from_pretrained(model_args.model_name_or_path, **kwargs)
@@ -80,16 +150,43 @@ def loading_error(path: str, exc: Exception, *, safetensors_only: bool = False) 
                           path=path, field="model_name_or_path")
     if isinstance(exc, OSError):
         return InputError(f"cannot load the model: {text.splitlines()[0]}", path=path, field="model_name_or_path")
-    return exc
+    # e.g. transformers' "DeepSpeed Zero-3 is not compatible with passing a `device_map`" (model_init_kwargs)
+    return ConfigError(f"cannot load {path}: {' '.join(text.split())[:500]}")
+
+
+def embedding_rows(module: torch.nn.Module) -> int:
+    """Rows of an embedding or LM head, also when ZeRO-3 has partitioned its weight (``weight.shape`` reads 0 there;
+    ``num_embeddings`` / ``out_features`` and DeepSpeed's ``ds_shape`` keep the full size)."""
+    for name in ("num_embeddings", "out_features"):
+        if isinstance(getattr(module, name, None), int):
+            return getattr(module, name)
+    weight = module.weight
+    return int((getattr(weight, "ds_shape", None) or weight.shape)[0])
+
+
+@contextlib.contextmanager
+def gathered_for_write(params: list[torch.nn.Parameter]):
+    """Full parameters for an in-place write: under ZeRO-3 they are gathered and rank 0's values are kept
+    (``deepspeed.zero.GatheredParameters(..., modifier_rank=0)``); elsewhere a no-op."""
+    if any(hasattr(p, "ds_id") for p in params):
+        import deepspeed  # noqa: PLC0415 - present whenever parameters carry ZeRO-3 attributes
+
+        with deepspeed.zero.GatheredParameters(params, modifier_rank=0):
+            yield
+    else:
+        yield
 
 
 def add_tokens_mean_initialised(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
                                 tokens: list[str], *, as_pad: bool = False) -> int:
     """Add special tokens and give every new embedding row (input and output) the mean of the old rows.
 
-    This is the Alpaca/paper recipe (``smart_tokenizer_and_embedding_resize``). Returns the number of new tokens.
+    This is the Alpaca/paper recipe (``smart_tokenizer_and_embedding_resize``). Works with weights partitioned by
+    DeepSpeed ZeRO-3 (sizes from the module, rows written on the gathered weight) and with FSDP's meta-device
+    copies on ranks > 0 (rank 0's rows are broadcast). The new rows are checked finite. Returns the number of new
+    tokens.
     """
-    old = model.get_input_embeddings().weight.shape[0]
+    old = embedding_rows(model.get_input_embeddings())
     if as_pad:
         added = tokenizer.add_special_tokens({"pad_token": tokens[0]})
     else:
@@ -97,13 +194,21 @@ def add_tokens_mean_initialised(model: PreTrainedModel, tokenizer: PreTrainedTok
                                      special_tokens=True)
     if len(tokenizer) <= old:
         return added  # the tokens already had rows (embedding larger than the vocabulary)
+    if old == 0:
+        raise ConfigError("the model's input embedding has no rows; cannot add tokens")
     model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
-    with torch.no_grad():
-        for emb in (model.get_input_embeddings(), model.get_output_embeddings()):
-            if emb is None:
-                continue
-            weight = emb.weight
-            weight[old:] = weight[:old].mean(dim=0, keepdim=True)
+    modules = [m for m in (model.get_input_embeddings(), model.get_output_embeddings()) if m is not None]
+    weights = list({id(m.weight): m.weight for m in modules}.values())  # tied embeddings: one tensor
+    with torch.no_grad(), gathered_for_write(weights):
+        for weight in weights:
+            if weight.is_meta:
+                continue  # FSDP's low-memory loading: rank 0 holds the values and broadcasts them
+            weight[old:] = weight[:old].float().mean(dim=0, keepdim=True).to(weight.dtype)
+            if not bool(torch.isfinite(weight[old:]).all()):
+                raise ConfigError(
+                    f"the mean of the {old} existing embedding rows is not finite: the base model's embeddings hold "
+                    "NaN/inf values; check the model folder"
+                )
     return added
 
 
@@ -134,6 +239,18 @@ def read_template_source(path: str) -> str:
     if not source.chat_template:
         raise ConfigError(f"chat_template_path {path!r} has no chat template")
     return source.chat_template
+
+
+def check_template_syntax(template: str, source: str) -> None:
+    """Compile a chat template the way transformers does; a Jinja syntax error names the file and line."""
+    import jinja2  # noqa: PLC0415
+    from transformers.utils.chat_template_utils import _compile_jinja_template  # noqa: PLC0415
+
+    try:
+        _compile_jinja_template(template)
+    except jinja2.TemplateSyntaxError as exc:
+        raise InputError(f"chat template has a Jinja syntax error: {exc.message}", path=source,
+                         line=exc.lineno, field="chat_template") from None
 
 
 def ensure_pad_token(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
@@ -177,6 +294,12 @@ def prepare_model_and_tokenizer(
     The template from ``training_args.chat_template_path`` is applied here (not by TRL) so the pre-flight check
     sees exactly what training sees; ``chat_template_path`` is then cleared so TRL does not apply it again.
     """
+    check_model_folder(model_args.model_name_or_path)
+    check_init_kwargs(model_args, training_args)
+    template = None
+    if training_args.chat_template_path is not None:
+        template = read_template_source(training_args.chat_template_path)
+        check_template_syntax(template, training_args.chat_template_path)
     tokenizer = load_tokenizer(model_args, training_args)
     model = load_model(model_args, training_args)
     if training_args.eos_token is not None:
@@ -184,8 +307,8 @@ def prepare_model_and_tokenizer(
             raise ConfigError(f"eos_token {training_args.eos_token!r} is not in the tokenizer's vocabulary")
         tokenizer.eos_token = training_args.eos_token
     added: list[str] = []
-    if training_args.chat_template_path is not None:
-        added = apply_chat_template(model, tokenizer, read_template_source(training_args.chat_template_path))
+    if template is not None:
+        added = apply_chat_template(model, tokenizer, template)
         training_args.chat_template_path = None
     if not tokenizer.chat_template:
         raise ConfigError(

@@ -7,10 +7,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
 from datasets import DatasetDict
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trl import ModelConfig, SFTTrainer, get_peft_config
 
+from coit_hf.atomic import normal_permissions
 from coit_hf.errors import ConfigError
 from coit_hf.hub.cards import (
     CardInfo,
@@ -22,17 +24,44 @@ from coit_hf.hub.cards import (
 from coit_hf.hub.retry import call_with_retries
 from coit_hf.training.config import CoitScriptArguments, CoitSFTConfig
 from coit_hf.training.gguf_import import read_import_metadata
+from coit_hf.training.guard import NonFiniteGuard, check_weights_finite
 from coit_hf.training.modeling import make_added_tokens_trainable
 
 logger = logging.getLogger(__name__)
 
 
 class CoitSFTTrainer(SFTTrainer):
-    """``SFTTrainer`` that writes the CoIT card after TRL's own (which ``push_to_hub`` regenerates)."""
+    """``SFTTrainer`` that writes the CoIT card after TRL's own (which ``push_to_hub`` regenerates) and stops at the
+    first non-finite loss or gradient norm (:class:`~coit_hf.training.guard.NonFiniteGuard`)."""
 
     def __init__(self, *args: Any, card_info: CardInfo | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.card_info = card_info
+        self.nonfinite_guard = NonFiniteGuard(fp16=bool(self.args.fp16))
+        self.add_callback(self.nonfinite_guard)
+
+    def training_step(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        """One micro-batch; a NaN/inf loss on any process stops every process."""
+        loss = super().training_step(*args, **kwargs)
+        seen = loss.detach().float().reshape(1)
+        if self.accelerator.num_processes > 1:
+            seen = self.accelerator.reduce(seen, reduction="sum")  # NaN/inf anywhere -> everywhere
+        self.nonfinite_guard.check("loss", seen, self.state.global_step + 1)
+        return loss
+
+    # Trainer._get_grad_norm (transformers 5.23) returns the global norm before the optimizer step on every rank.
+    def _get_grad_norm(self, model: Any, grad_norm: Any = None) -> Any:
+        norm = super()._get_grad_norm(model, grad_norm=grad_norm)
+        self.nonfinite_guard.check_grad_norm(norm, self.state.global_step + 1)
+        return norm
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """Trainer's save, refused when any weight is NaN/inf (checked on every process's shard)."""
+        check_weights_finite(self.model, self.accelerator)
+        super().save_model(output_dir, _internal_call=_internal_call)
+        folder = output_dir or self.args.output_dir
+        if self.is_world_process_zero() and folder and os.path.isdir(folder):
+            normal_permissions(folder, recursive=True)  # safetensors writes weights 0600 whatever the umask
 
     def init_hf_repo(self, token: str | None = None, private: bool | None = None) -> None:
         """Trainer's repo creation, retried on transient Hub failures (see :mod:`coit_hf.hub.retry`)."""
@@ -178,3 +207,31 @@ def check_world_size(training_args: CoitSFTConfig) -> None:
             f"launched with WORLD_SIZE={launched} but training sees 1 process "
             f"({training_args.distributed_state.distributed_type}); on CPU pass `--use_cpu true` (gloo)"
         )
+
+
+_MODEL_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+_ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+
+
+def missing_weights_problem(folder: str, *, adapter: bool) -> str | None:
+    """Why ``folder`` (a finished run's output_dir) holds no loadable weights, or None when it does."""
+    names = set(os.listdir(folder)) if os.path.isdir(folder) else set()
+    wanted = _ADAPTER_WEIGHTS if adapter else _MODEL_WEIGHTS
+    if names & set(wanted):
+        return None
+    return (
+        f"training finished but {folder} holds no {'adapter' if adapter else 'model'} weights ({' or '.join(wanted[:2])}), "
+        "so no card was written and nothing was pushed. Under FSDP set `fsdp_state_dict_type: FULL_STATE_DICT` "
+        "(recipes/accelerate_configs/fsdp2.yaml); under DeepSpeed ZeRO-3 set `zero3_save_16bit_model: true`"
+    )
+
+
+def check_saved_model(trainer: CoitSFTTrainer, folder: str, *, adapter: bool) -> None:
+    """Raise on every process when the main process finds no weights in ``folder`` (checked before card/push)."""
+    from accelerate.utils import broadcast_object_list  # noqa: PLC0415
+
+    problem = [missing_weights_problem(folder, adapter=adapter) if trainer.args.should_save else None]
+    if trainer.accelerator.num_processes > 1:
+        broadcast_object_list(problem, from_process=0)
+    if problem[0]:
+        raise ConfigError(problem[0])
