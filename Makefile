@@ -15,7 +15,7 @@ DEMO_ARGS ?=
 help:
 	@echo "make demo   - run the CoIT workflow end to end on SmolLM2-135M (CPU, offline)"
 	@echo "make test   - run the whole test suite (slow tests included)"
-	@echo "make lint   - ruff check"
+	@echo "make lint   - ruff check and the import layers (lint-imports, pyproject.toml)"
 	@echo "make install- create .venv and install coit-hf with its dev extras"
 
 $(BIN)/python:
@@ -42,6 +42,7 @@ test-fast: $(VENV)/.stamp-install
 
 lint: $(VENV)/.stamp-install
 	$(BIN)/ruff check coit_hf recipes dataset_scripts tests benchmarks
+	$(BIN)/lint-imports
 
 format: $(VENV)/.stamp-install
 	$(BIN)/ruff format coit_hf recipes dataset_scripts tests benchmarks

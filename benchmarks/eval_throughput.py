@@ -311,7 +311,7 @@ def main() -> None:
                   f"peak RSS {sides[side]['peak_rss_mb']:,.0f} MiB", flush=True)
         from transformers import AutoConfig
 
-        from coit_hf.evaluation.tasks import MT_GENERATION_SIZE, QA_GENERATION_SIZE
+        from coit_hf.evaluation.context import MT_GENERATION_SIZE, QA_GENERATION_SIZE
 
         max_length = getattr(AutoConfig.from_pretrained(model_dir), "max_position_embeddings", None)
         budgets = {QA_TASK: QA_GENERATION_SIZE, MT_TASK: MT_GENERATION_SIZE}

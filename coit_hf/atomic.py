@@ -1,4 +1,5 @@
-"""Paths the user names: the permissions a temp-then-rename write should end with, and output folders checked up front.
+"""Paths the user names: files written whole or not at all (temp then rename), the permissions such a write should
+end with, and output folders checked up front.
 
 ``tempfile.mkstemp`` creates files with mode 0600 and ``mkdtemp`` folders with 0700 whatever the umask, so a file
 written through a temp name and renamed into place would be private; :func:`normal_permissions` gives it the mode a
@@ -7,9 +8,13 @@ plain ``open``/``mkdir`` would have (0666/0777 less the umask) before the rename
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 from coit_hf.errors import InputError
 
@@ -71,3 +76,32 @@ def require_model_path(model: str, option: str = "--model") -> None:
         return
     if model.startswith(("/", "./", "../", "~")) or model.count("/") > 1:
         raise InputError(f"{option}: model folder not found", path=model)
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write; when the block ends without error it gets normal permissions
+    and is renamed onto ``path``, otherwise it is removed (``path`` keeps its old content)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        normal_permissions(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # gone after the rename; removes what a failed write left
+
+
+def write_atomic(path: str | os.PathLike[str], write: Callable[[TextIO], object]) -> Path:
+    """Write ``path`` whole or not at all: ``write(handle)`` fills a UTF-8 text handle on a temp file."""
+    with replacing(path) as tmp, tmp.open("w", encoding="utf-8") as handle:
+        write(handle)
+    return Path(path)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` whole or not at all."""
+    return write_atomic(path, lambda handle: handle.write(text))

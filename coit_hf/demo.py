@@ -33,7 +33,7 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # (https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct, model page, verified).
 SMOLLM2_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 STAGES = 7
-XQUAD_SPLIT_ROWS = 1190  # questions per language in XQuAD (google/xquad validation; EXTERNAL_SOURCES.md)
+XQUAD_SPLIT_ROWS = 1190  # questions per language in XQuAD (google/xquad validation split)
 
 
 @dataclass
@@ -268,7 +268,7 @@ def xquad_slice_source(lang: str, path: Path) -> dict[str, Any]:
     data = json.loads(path.read_text(encoding="utf-8"))
     rows = sum(len(p["qas"]) for article in data["data"] for p in article["paragraphs"])
     # google/xquad: config xquad.<lang>, split validation, 1,190 rows per language, built from the
-    # google-deepmind/xquad files our slice comes from (checked: EXTERNAL_SOURCES.md, coit_hf/resources/README.md).
+    # google-deepmind/xquad files our slice comes from (checked: coit_hf/resources/README.md).
     # "rows" is the split's size, so the model-index names the slice as "<questions> of 1190 rows".
     return {"family": "xquad", "benchmark": "xquad", "repo": "google/xquad", "revision": None, "commit": None,
             "config": f"xquad.{lang}", "split": "validation", "rows": XQUAD_SPLIT_ROWS, "evaluated_rows": rows,

@@ -40,7 +40,7 @@ class Language:
         scripts: Unicode scripts its letters are written in (see coit_hf.scripts), e.g. ("Han",).
         flores101_code: Flores-101 file code, e.g. "zho_simpl".
         flores200_code: Flores-200 / flores_plus code, e.g. "zho_Hans".
-        qa_instruction: QA instruction in this language (paper protocol, DESIGN.md §2).
+        qa_instruction: QA instruction in this language (the paper's QA prompt, see coit_hf.templates).
         qa_labels: (context, question, answer) field labels in this language.
         segmentation: "whitespace" or "char" — how F1 tokenises answers (char for languages without spaces).
         bleu_tokenize: sacreBLEU tokenizer for BLEU on this language as target ("13a", "zh", "char", "intl", ...).

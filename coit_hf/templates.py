@@ -1,4 +1,4 @@
-"""The paper's prompt protocol (DESIGN.md §2): Alpaca wrapper, QA input block, translation instructions.
+"""The paper's prompt protocol (Zhu et al. 2023): Alpaca wrapper, QA input block, translation instructions.
 
 Every other module reads these constants from here; tests compare against the literal strings.
 """

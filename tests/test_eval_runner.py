@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from coit_hf.errors import ConfigError
-from coit_hf.evaluation import runner, sources
+from coit_hf.evaluation import lighteval_compat, runner, sources
 from coit_hf.evaluation.results import load_results
 
 
@@ -171,7 +171,7 @@ def test_sample_cache_shim_keeps_model_folder_clean(tmp_path):
     model_dir = tmp_path / "my-model"
     model_dir.mkdir()
     config = TransformersModelConfig(model_name=str(model_dir))
-    with runner.sample_cache_outside_model(tmp_path / "cache"):
+    with lighteval_compat.sample_cache_outside_model(tmp_path / "cache"):
         cache = tm.SampleCache(config)
     assert tm.SampleCache.__name__ == "SampleCache"  # restored
     assert Path(cache.cache_dir).is_relative_to(tmp_path / "cache") and "my-model" in str(cache.cache_dir)
@@ -218,7 +218,7 @@ def test_custom_tasks_only_registry_skips_builtins(shared_benchmarks, monkeypatc
     from lighteval.tasks.registry import Registry
 
     from coit_hf.evaluation import tasks
-    from coit_hf.evaluation.lighteval_entry import custom_tasks_only
+    from coit_hf.evaluation.lighteval_compat import custom_tasks_only
 
     # Hub-default tasks enter TASKS_TABLE only once downloaded (import never downloads): use the local XQuAD files
     monkeypatch.setattr(tasks, "TASKS_TABLE", tasks.build_tasks_table(["coit_xquad:zh"], sources=_real_sources(shared_benchmarks)))
@@ -228,3 +228,29 @@ def test_custom_tasks_only_registry_skips_builtins(shared_benchmarks, monkeypatc
     assert all(name.startswith("coit_") for name in registry._task_registry)
     assert not [m for m in sys.modules if m.startswith("lighteval.tasks.tasks.")]
     assert isinstance(Registry.__dict__["load_all_task_configs"], staticmethod)
+
+
+def test_lighteval_outside_the_supported_range_is_refused(monkeypatch):
+    import importlib.metadata
+
+    lighteval_compat.require_supported_lighteval.cache_clear()
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.14.1" if name == "lighteval" else "1.0")
+    try:
+        with pytest.raises(ConfigError, match=r"lighteval 0.14.1 is not supported.*0.13 <= lighteval < 0.14"):
+            lighteval_compat.require_supported_lighteval()
+    finally:
+        lighteval_compat.require_supported_lighteval.cache_clear()
+    monkeypatch.undo()
+    assert lighteval_compat.require_supported_lighteval().startswith("0.13")
+
+
+def test_only_the_adapter_names_lighteval_internals():
+    import re
+
+    package = Path(lighteval_compat.__file__).parents[1]
+    internals = re.compile(r"\b(_extract_configs|create_custom_tasks_module|load_all_task_configs|_task_registry|"
+                           r"_init_tasks_and_requests|SampleCache|evaluate_answer_batch|general_config_logger|"
+                           r"lighteval\.tasks\.registry|lighteval\.utils\.cache_management|llm_as_judge)\b")
+    offenders = [str(p.relative_to(package)) for p in package.rglob("*.py")
+                 if p.name != "lighteval_compat.py" and internals.search(p.read_text(encoding="utf-8"))]
+    assert offenders == []

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from coit_hf.errors import ConfigError, InputError
-from coit_hf.evaluation import sources, tasks
+from coit_hf.evaluation import context, prompts, sources, tasks
 from coit_hf.templates import ALPACA_WITH_INPUT
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -95,7 +95,7 @@ def test_flores_text_folder_and_jsonl_sources(tmp_path, shared_benchmarks):
 def test_generation_size_and_source_syntax(shared_benchmarks):
     family, source = sources.parse_source(f"xquad={shared_benchmarks / 'xquad'}")
     config = tasks.build_task_config("coit_xquad:zh", sources={family: source})
-    assert config.generation_size == tasks.PROFILES["paper"].qa_tokens
+    assert config.generation_size == context.PROFILES["paper"].qa_tokens
     assert tasks.build_task_config("coit_xquad:zh", sources={family: source}, generation_size=7).generation_size == 7
     family, src = sources.parse_source("flores101=openlanguagedata/flores_plus?config=default&split=devtest&revision=v2")
     assert (family, src.path, src.config, src.split, src.revision) == (
@@ -176,9 +176,9 @@ def test_generation_profiles(prompt_format, shared_benchmarks, tmp_path):
     for config in paper.values():
         assert (config.generation_size, tuple(config.stop_sequence)) == (512, ())
     fast = tasks.build_task_config("coit_xquad:zh", prompt_format, sources=local, generation="fast")
-    assert (fast.generation_size, tuple(fast.stop_sequence)) == (tasks.QA_GENERATION_SIZE, tasks.STOP_SEQUENCES)
+    assert (fast.generation_size, tuple(fast.stop_sequence)) == (context.QA_GENERATION_SIZE, prompts.STOP_SEQUENCES)
     default = tasks.build_task_config("coit_xquad:zh", prompt_format, sources=local)
-    assert default.generation_size == (512 if prompt_format == "paper" else tasks.QA_GENERATION_SIZE)
+    assert default.generation_size == (512 if prompt_format == "paper" else context.QA_GENERATION_SIZE)
     with pytest.raises(ConfigError, match="generation profile"):
         tasks.build_task_config("coit_xquad:zh", prompt_format, sources=local, generation="slow")
 
@@ -188,7 +188,7 @@ def test_translation_profiles_and_name_style(shared_benchmarks):
     paper = tasks.build_task_config("coit_flores101:en-el", sources={"flores101": udhr}, generation="paper")
     fast = tasks.build_task_config("coit_flores101:en-el", sources={"flores101": udhr}, generation="fast")
     assert (paper.generation_size, tuple(paper.stop_sequence)) == (512, ())
-    assert (fast.generation_size, tuple(fast.stop_sequence)) == (tasks.MT_GENERATION_SIZE, tasks.STOP_SEQUENCES)
+    assert (fast.generation_size, tuple(fast.stop_sequence)) == (context.MT_GENERATION_SIZE, prompts.STOP_SEQUENCES)
     row = {"sentence_eng": "Hello.", "sentence_ell": "Γεια."}
     friendly = tasks.translation_prompt(row, src="en", tgt="el")
     iso = tasks.translation_prompt(row, src="en", tgt="el", name_style="iso")
@@ -207,3 +207,32 @@ def test_qa_tasks_use_their_benchmarks_official_rules(shared_benchmarks, tmp_pat
     scorer = tasks.build_task_config("coit_xquad:zh", sources=local).metrics[0].sample_level_fn
     assert scorer.rules == "squad_v1.1"
     assert tasks.build_task_config("coit_mlqa:zh", sources=local).metrics[0].sample_level_fn.rules == "mlqa_v1"
+
+
+def test_unresolvable_tasks_are_listed_with_their_reason(tmp_path, monkeypatch):
+    from coit_hf.evaluation import lighteval_entry
+    from coit_hf.evaluation.context import EvalContext
+
+    monkeypatch.setenv(sources.CACHE_ENV, str(tmp_path / "cache"))
+    ctx = EvalContext(sources={"xquad": sources.DataSource(str(tmp_path / "no_such_folder"))}, languages=("zh",))
+    table, unavailable = tasks.available_tasks(ctx, ["coit_xquad:zh", "coit_mieval:zh"])
+    assert table == []
+    assert "coit_xquad:zh" in unavailable and "coit_mieval:zh" in unavailable
+    assert "instruction set" in unavailable["coit_mieval:zh"]
+    monkeypatch.setattr(tasks, "unavailable_tasks", lambda: unavailable)
+    argv = ["accelerate", "model_name=m", "coit_xquad:zh|0,coit_xquad:th|0", "--custom-tasks", "coit_hf.evaluation.tasks"]
+    assert lighteval_entry.unavailable_requested(argv) == [f"coit_xquad:zh: {unavailable['coit_xquad:zh']}"]
+    assert lighteval_entry.main(argv) == 2
+
+
+def test_context_from_environment_is_the_only_reader_of_the_variables():
+    from coit_hf.evaluation.context import EvalContext
+
+    env = {"COIT_HF_PROMPT_FORMAT": "chat", "COIT_HF_NAME_STYLE": "iso",
+           "COIT_HF_EVAL_SOURCES": f"xquad={FIXTURES / 'xquad_th.json'}"}
+    ctx = EvalContext.from_environment(env)
+    assert (ctx.prompt_format, ctx.generation, ctx.name_style) == ("chat", "fast", "iso")
+    assert ctx.sources["xquad"].path == str(FIXTURES / "xquad_th.json")
+    assert ctx.sources["mlqa"] == sources.DEFAULT_SOURCES["mlqa"]
+    with pytest.raises(ConfigError, match="generation profile"):
+        EvalContext.from_environment({"COIT_HF_GENERATION": "slow"})

@@ -426,7 +426,7 @@ def test_endpoint_api_key_is_not_logged_into_lighteval_results(tmp_path, monkeyp
     """`coit-hf eval --backend endpoint` reads OPENAI_API_KEY into lighteval's model config; the logged copy drops it."""
     from lighteval.logging.evaluation_tracker import EvaluationTracker
 
-    from coit_hf.evaluation import runner
+    from coit_hf.evaluation import lighteval_compat, runner
 
     secret = "sk-test-endpoint-PLANTED-42"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
@@ -436,7 +436,7 @@ def test_endpoint_api_key_is_not_logged_into_lighteval_results(tmp_path, monkeyp
     assert config.api_key == secret  # the model needs it...
     tracker = EvaluationTracker(output_dir=str(tmp_path), save_details=False)
     tracker.general_config_logger.log_model_info(config)
-    runner.redact_logged_model_config(tracker)
+    lighteval_compat.redact_logged_model_config(tracker)
     tracker.save()
     written = "\n".join(p.read_text(encoding="utf-8") for p in tmp_path.rglob("*.json"))
     assert '"model_name": "openai/served"' in written and secret not in written  # ...the results file does not

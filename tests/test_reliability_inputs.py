@@ -375,7 +375,7 @@ def test_results_with_nan_are_never_written(tmp_path):
 
 
 def test_fits_are_strict_json_and_read_back(tmp_path, fits):
-    from coit_hf.scaling.io import read_fits, write_json
+    from coit_hf.scaling.observations import read_fits, write_json
 
     data = json.loads(fits.read_text(encoding="utf-8"))
     data["fits"]["zh"]["aicc"] = float("inf")

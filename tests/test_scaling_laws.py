@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from coit_hf.errors import InputError
-from coit_hf.scaling import io
+from coit_hf.scaling import observations
 from coit_hf.scaling.laws import (
     FitResult,
     fit_law,
@@ -128,7 +128,7 @@ def test_fit_result_roundtrip_and_errors(tmp_path):
     fit = fit_law(SIZES, y, "power", lang="zh", metric="spbleu")
     path = tmp_path / "fits.json"
     path.write_text(json.dumps({"fits": {"zh": fit.to_dict()}}))
-    again = io.read_fits(path)["zh"]
+    again = observations.read_fits(path)["zh"]
     assert again.params == fit.params and again.family == "power" and again.metric == "spbleu"
     np.testing.assert_allclose(again.predict([1e3, 1e4]), fit.predict([1e3, 1e4]))
     with pytest.raises(InputError, match="family"):
@@ -142,16 +142,16 @@ def test_fit_result_roundtrip_and_errors(tmp_path):
 def test_read_table_csv_json_and_bad_row(tmp_path):
     csv_path = tmp_path / "runs.csv"
     csv_path.write_text("lang,translation_pairs,score\nzh,1000,10.5\nzh,10000,15\nar,5000,8\n")
-    obs = io.read_table(csv_path)
+    obs = observations.read_table(csv_path)
     assert [(o.lang, o.n, o.score) for o in obs] == [("zh", 1000, 10.5), ("zh", 10000, 15.0), ("ar", 5000, 8.0)]
-    grouped = io.group_by_language(obs)
+    grouped = observations.group_by_language(obs)
     assert grouped["zh"] == ([1000.0, 10000.0], [10.5, 15.0])
     json_path = tmp_path / "runs.json"
     json_path.write_text(json.dumps({"runs": [{"lang": "vi", "n": 100, "spbleu": 3.0}]}))
-    (o,) = io.read_table(json_path)
+    (o,) = observations.read_table(json_path)
     assert (o.lang, o.n, o.score, o.metric) == ("vi", 100, 3.0, "spbleu")
     bad = tmp_path / "bad.csv"
     bad.write_text("lang,translation_pairs,score\nzh,1000,10\nzh,lots,11\n")
     with pytest.raises(InputError) as err:
-        io.read_table(bad)
+        observations.read_table(bad)
     assert err.value.line == 3 and err.value.field == "translation_pairs"

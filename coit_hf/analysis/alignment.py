@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from coit_hf.atomic import require_model_path
+from coit_hf.atomic import require_model_path, write_text_atomic
 from coit_hf.errors import ConfigError, InputError
 
 logger = logging.getLogger(__name__)
@@ -400,9 +400,7 @@ def write_result(result: Mapping[str, Any], output_dir: str | os.PathLike, *, pl
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     json_path = output_dir / "alignment.json"
-    tmp = output_dir / ".alignment.json.tmp"
-    tmp.write_text(json.dumps(dict(result), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, json_path)
+    write_text_atomic(json_path, json.dumps(dict(result), indent=2, ensure_ascii=False) + "\n")
     paths = {"json": json_path}
     if plot:
         paths["plot"] = plot_alignment(result, output_dir / "alignment.png")

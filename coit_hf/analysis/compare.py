@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from coit_hf.atomic import write_text_atomic
 from coit_hf.errors import InputError
 from coit_hf.jsonfile import read_json
 
@@ -119,9 +120,7 @@ def write_comparison(comparison: Mapping[str, Any], output_dir: str | os.PathLik
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     target = out / COMPARE_JSON
-    tmp = out / f".{COMPARE_JSON}.tmp"
-    tmp.write_text(json.dumps(dict(comparison), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
+    write_text_atomic(target, json.dumps(dict(comparison), indent=2, ensure_ascii=False) + "\n")
     return {"json": target, "plot": plot_comparison(comparison, out / COMPARE_PNG)}
 
 

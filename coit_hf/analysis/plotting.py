@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from coit_hf.atomic import replacing
+
 
 def pyplot() -> Any:
     """``matplotlib.pyplot`` with the headless Agg backend (no display needed)."""
@@ -20,12 +22,9 @@ def pyplot() -> Any:
 def save_png(fig: Any, path: str | os.PathLike) -> Path:
     """Save ``fig`` as PNG to ``path`` through a temp file + rename, close it, and return the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
     try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
+        with replacing(path) as tmp:
+            fig.savefig(tmp, format="png")
     finally:
         pyplot().close(fig)
-        tmp.unlink(missing_ok=True)
     return path

@@ -88,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="Add a `coit-hf compare` result (folder or compare.json): win rates and gate rates per language.")
     r.set_defaults(func=run_report)
 
-    from coit_hf.evaluation.compare import register as register_compare  # `compare` lives with its judge code
+    from coit_hf.evaluation.compare.cli import register as register_compare
 
     register_compare(subparsers)
 
@@ -120,12 +120,14 @@ def run_prepare(args: argparse.Namespace, sources: dict) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     """Handle `coit-hf eval` and `coit-hf eval prepare`."""
     from coit_hf.evaluation.runner import EvalSettings, run_evaluation
-    from coit_hf.evaluation.sources import data_dir_sources, parse_source
+    from coit_hf.evaluation.sources import data_dir_sources, parse_source, sources_from_env
     from coit_hf.languages import load_language_file
 
     for path in args.languages_file:
         load_language_file(path)
-    sources = data_dir_sources(args.data_dir) if args.data_dir else {}
+    # Sources: $COIT_HF_EVAL_SOURCES (read here, once), then --data-dir, then --source.
+    sources = sources_from_env()
+    sources.update(data_dir_sources(args.data_dir) if args.data_dir else {})
     sources.update(dict(parse_source(s) for s in args.source))
     if args.action == "prepare":
         return run_prepare(args, sources)

@@ -284,27 +284,19 @@ class LightevalJudge(Judge):
 
     def build(self):
         """The lighteval ``JudgeLM`` (key from the environment; templates pass our messages through)."""
-        from lighteval.metrics.utils.llm_as_judge import JudgeLM
+        from coit_hf.evaluation.lighteval_compat import make_judge_lm
 
         names = (self.api_key_env,) if self.api_key_env else (
             ("HF_TOKEN",) if self.backend == "inference-providers" else API_KEY_ENVS)
-        return JudgeLM(
-            model=self.model,
-            templates=lambda question, **_: question,  # `question` carries our chat messages
-            process_judge_response=lambda reply: reply,
-            judge_backend=self.backend,  # type: ignore[arg-type]
-            url=self.url,
-            api_key=api_key_from_env(names),
-            max_tokens=self.max_tokens,
-            hf_provider=self.hf_provider,  # type: ignore[arg-type]
-        )
+        return make_judge_lm(model=self.model, backend=self.backend, url=self.url, api_key=api_key_from_env(names),
+                             max_tokens=self.max_tokens, hf_provider=self.hf_provider)
 
     def _complete(self, prompts: list[list[dict[str, str]]]) -> list[str]:
+        from coit_hf.evaluation.lighteval_compat import judge_replies
+
         if self._judge is None:
             self._judge = self.build()
-        n = len(prompts)
-        _, _, replies = self._judge.evaluate_answer_batch(prompts, [""] * n, [None] * n, [None] * n)
-        return [r if isinstance(r, str) else ("" if r is None else str(r)) for r in replies]
+        return judge_replies(self._judge, prompts)
 
     def describe(self) -> dict[str, Any]:
         """Kind, backend, model, max_tokens and the URL without credentials."""

@@ -19,7 +19,6 @@ import functools
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,23 +29,15 @@ from lighteval.metrics.utils.metric_utils import SampleLevelMetric
 from lighteval.tasks.lighteval_task import LightevalTaskConfig
 from lighteval.tasks.requests import Doc, SamplingMethod
 
-from coit_hf.atomic import normal_permissions
+from coit_hf.atomic import write_atomic
 from coit_hf.errors import InputError
 from coit_hf.evaluation import metrics
+from coit_hf.evaluation.prompts import STOP_SEQUENCES, build_prompt, prediction_of
 from coit_hf.evaluation.results import GENERATIONS_FILE
-from coit_hf.evaluation.sources import INSTRUCTION_KEYS, DataSource, materialize, resolve_sources
+from coit_hf.evaluation.sources import DEFAULT_SOURCES, INSTRUCTION_KEYS, DataSource, materialize
 from coit_hf.languages import language_codes
 
 logger = logging.getLogger(__name__)
-
-# coit_hf.evaluation.tasks builds its TASKS_TABLE at import and calls into this module, so this module reaches the
-# shared prompt helpers through `_tasks()` at call time instead of importing them at the top (no import cycle).
-
-
-def _tasks():
-    from coit_hf.evaluation import tasks
-
-    return tasks
 
 FAMILY = "mieval"
 TASK_PREFIX = "coit_mieval"
@@ -67,7 +58,7 @@ def mieval_prompt(line: dict, task_name: str | None = None, *, lang: str, prompt
     extra = (line.get("input") or "").strip()
     return Doc(
         task_name=task_name or "",
-        query=_tasks().build_prompt(instruction, extra, prompt_format),
+        query=build_prompt(instruction, extra, prompt_format),
         choices=[""],  # open-ended: judged pairwise later, no reference answer
         gold_index=0,
         specific={"lang": lang, "id": str(line.get("id", "")), "instruction": instruction, "input": extra},
@@ -81,7 +72,7 @@ class AnswerFidelity(SampleLevelComputation):
         self.lang = lang
 
     def compute(self, doc: Doc, model_response, **kwargs) -> float:
-        return metrics.fidelity(_tasks().prediction_of(model_response), self.lang)
+        return metrics.fidelity(prediction_of(model_response), self.lang)
 
 
 def _row_filter(lang: str):
@@ -97,9 +88,10 @@ def build_mieval_config(
     lang: str, prompt_format: str = "paper", sources: dict[str, DataSource] | None = None,
     generation_size: int | None = None, stop_sequences: tuple[str, ...] | None = None,
 ) -> LightevalTaskConfig:
-    """The LightevalTaskConfig of ``coit_mieval:{lang}`` (source from ``sources``/env; see module docstring)."""
-    _tasks().build_prompt("", "", prompt_format)  # validates the format
-    source = materialize(FAMILY, resolve_sources(sources)[FAMILY], (lang,))
+    """The LightevalTaskConfig of ``coit_mieval:{lang}`` (its instruction set is ``sources["mieval"]``; see the
+    module docstring)."""
+    build_prompt("", "", prompt_format)  # validates the format
+    source = materialize(FAMILY, {**DEFAULT_SOURCES, **(sources or {})}[FAMILY], (lang,))
     fid = SampleLevelMetric(
         metric_name="fidelity", higher_is_better=True, category=SamplingMethod.GENERATIVE,
         sample_level_fn=AnswerFidelity(lang), corpus_level_fn=np.mean,
@@ -117,7 +109,7 @@ def build_mieval_config(
         few_shots_select=None,
         metrics=[fid],
         generation_size=generation_size or GENERATION_SIZE,
-        stop_sequence=list(_tasks().STOP_SEQUENCES if stop_sequences is None else stop_sequences),
+        stop_sequence=list(STOP_SEQUENCES if stop_sequences is None else stop_sequences),
         version=0,
     )
 
@@ -125,7 +117,6 @@ def build_mieval_config(
 # ------------------------------------------------------------------------------------------------------ generations
 def generation_rows(details: Mapping[str, list]) -> list[dict[str, Any]]:
     """Rows of ``coit_generations.jsonl`` from lighteval's per-task details (``pipeline.get_details()``)."""
-    prediction_of = _tasks().prediction_of
     rows = []
     for full_name, items in details.items():
         task = full_name.split("|")[0]
@@ -143,13 +134,5 @@ def generation_rows(details: Mapping[str, list]) -> list[dict[str, Any]]:
 
 def write_generations(rows: list[dict[str, Any]], output_dir: str | os.PathLike[str]) -> Path:
     """Write generation rows as ``<output_dir>/coit_generations.jsonl`` (temp file + rename); return the path."""
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    target = out / GENERATIONS_FILE
-    fd, tmp = tempfile.mkstemp(prefix=".coit_generations.", suffix=".jsonl", dir=out)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    normal_permissions(tmp)
-    os.replace(tmp, target)
-    return target
+    return write_atomic(Path(output_dir) / GENERATIONS_FILE,
+                        lambda handle: handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))

@@ -11,9 +11,11 @@ import datetime
 import os
 from pathlib import Path
 
+from coit_hf.atomic import replacing
 from coit_hf.errors import ConfigError
 from coit_hf.evaluation import hub_sources
 from coit_hf.evaluation.sources import (
+    DEFAULT_SOURCES,
     HUB_DEFAULTS,
     HUB_FAMILIES,
     LOCAL_SPLIT,
@@ -23,7 +25,6 @@ from coit_hf.evaluation.sources import (
     materialize,
     read_parquet_rows,
     read_provenance,
-    resolve_sources,
     write_json_atomic,
 )
 
@@ -77,7 +78,7 @@ def fetch_units(units: dict[str, tuple[str, ...]], sources: dict[str, DataSource
     """
     from tqdm.auto import tqdm
 
-    resolved = resolve_sources(sources)
+    resolved = {**DEFAULT_SOURCES, **(sources or {})}
     out: dict[str, tuple[list[dict], dict]] = {}
     steps = [(family, (lang,)) for family, langs in units.items() if family != "flores101" for lang in langs]
     if "flores101" in units:
@@ -106,10 +107,8 @@ def write_prepared(fetched: dict[str, tuple[list[dict], dict]], output: str | os
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     for name, (rows, provenance) in fetched.items():
         target = root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".tmp-{os.getpid()}-{target.name}")
-        datasets.Dataset.from_list(rows).to_parquet(str(tmp))
-        os.replace(tmp, target)
+        with replacing(target) as tmp:
+            datasets.Dataset.from_list(rows).to_parquet(str(tmp))
         entry = {**provenance, "rows": len(rows), "local": name, "sha256": hub_sources.sha256_of(target)}
         manifest["files"][name] = entry
     manifest["updated"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
 
-from coit_hf.atomic import normal_permissions, require_output_dir
+from coit_hf.atomic import replacing, require_output_dir
 from coit_hf.errors import InputError
-from coit_hf.evaluation.results import load_results, split_task_name
+from coit_hf.evaluation.compare.output import card_section
+from coit_hf.evaluation.results import load_results, run_label, split_task_name
 from coit_hf.jsonfile import read_json
 from coit_hf.published import public_name
 
@@ -43,12 +43,6 @@ def _benchmark_and_lang(task: str) -> tuple[str, str]:
         src, tgt = langs.split("-", 1)
         return ("flores101:en-X", tgt) if src == "en" else ("flores101:X-en", src)
     return family, langs
-
-
-def run_label(results: dict[str, Any], path: str) -> str:
-    """Label of a run: ``metadata.label``, else the model folder/repo name."""
-    label = results.get("metadata", {}).get("label")
-    return str(label) if label else Path(str(results.get("model") or path).rstrip("/")).name or path
 
 
 def build_report(runs: list[str | os.PathLike[str]], baseline: str | os.PathLike[str] | None = None,
@@ -127,7 +121,6 @@ def report_markdown(report: dict[str, Any], embed_figure: str | None = None) -> 
                 "" if lab == report["baseline"] else _fmt(gains.get(lab), "%") for lab in labels) + " |")
         lines.append("")
     if report.get("comparisons"):
-        from coit_hf.evaluation.compare import card_section
 
         lines += [card_section(c, heading_level=2) for c in report["comparisons"]]
     if report["notes"]:
@@ -239,16 +232,8 @@ def _gain_panel(ax: Any, gains: dict[str, dict[str, float | None]], runs: list[s
 
 
 def _atomic_write(target: Path, write) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        normal_permissions(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with replacing(target) as tmp:
+        write(str(tmp))
 
 
 def write_report(report: dict[str, Any], output_dir: str | os.PathLike[str]) -> dict[str, Path]:

@@ -1,4 +1,4 @@
-"""Reading evaluation results (contract 3): ``coit_results.json`` written by ``coit-hf eval``."""
+"""Reading evaluation results: ``coit_results.json`` written by ``coit-hf eval``."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def results_path(path_or_dir: str | os.PathLike[str]) -> Path:
 def load_results(path_or_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Load and check a results file (or the one inside an eval output folder).
 
-    Returns the contract-3 dict: model, prompt_format, max_samples, metadata, versions, tasks
+    Returns the results dict: model, prompt_format, max_samples, metadata, versions, tasks
     (``{"coit_xquad:zh": {"substring": .., "exact_match": .., "f1": .., "fidelity": .., "n": ..}, ...}``, scores 0-100),
     notes. Missing optional keys are filled with empty values. Raises :class:`InputError` naming the file and key.
     """
@@ -88,3 +88,9 @@ def finite_scores(tasks: dict[str, dict[str, Any]], notes: list[str]) -> dict[st
                 value = None
             out[task][metric] = value
     return out
+
+
+def run_label(results: dict[str, Any], path: str) -> str:
+    """Label of a run: ``metadata.label``, else the model folder/repo name."""
+    label = results.get("metadata", {}).get("label")
+    return str(label) if label else Path(str(results.get("model") or path).rstrip("/")).name or path

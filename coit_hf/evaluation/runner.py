@@ -1,33 +1,31 @@
-"""Offline-safe evaluation runner: our tasks through lighteval's own Pipeline, results in contract-3 form.
+"""Offline-safe evaluation runner: our tasks through lighteval's own Pipeline, results in ``coit_results.json``.
 
-What it changes relative to ``lighteval accelerate`` (lighteval 0.13.0 traps, shared/DESIGN.md §4):
+What it changes relative to ``lighteval accelerate`` (through :mod:`coit_hf.evaluation.lighteval_compat`):
 
-- :class:`CoitRegistry` holds only coit task configs: lighteval's built-in task modules are never imported (one
-  calls ``HfApi().list_models(model_name=...)``, gone in huggingface_hub 2.x; one downloads a pickle at import).
-- :class:`CoitPipeline` builds the model with its sample cache under ``<output_dir>/.lighteval_cache/<name>``:
-  lighteval joins ``cache_dir / model_name``, which for an absolute local path is the model folder itself.
+- lighteval's registry holds only the coit task configs of the run: its built-in task modules are never imported
+  (one calls ``HfApi().list_models(model_name=...)``, gone in huggingface_hub 2.x; one downloads a pickle at import).
+- The model's sample cache goes under ``<output_dir>/.lighteval_cache/<name>``: lighteval joins
+  ``cache_dir / model_name``, which for an absolute local path is the model folder itself.
 - Generation is greedy; prompts are paper-exact (Alpaca, no chat template) or the model's chat template.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import logging
 import os
 import platform
 import re
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coit_hf.atomic import normal_permissions
+from coit_hf.atomic import write_atomic
 from coit_hf.errors import CoitError, ConfigError, InputError
-from coit_hf.evaluation import metrics
+from coit_hf.evaluation import lighteval_compat, metrics
 from coit_hf.evaluation.checks import check_eval_settings
+from coit_hf.evaluation.context import EvalContext
 from coit_hf.evaluation.results import (
     GENERATION_PROFILES,
     NAME_STYLES,
@@ -57,7 +55,7 @@ class EvalSettings:
     backend: str = "accelerate"
     prompt_format: str = "paper"
     metadata: dict[str, Any] = field(default_factory=dict)
-    sources: dict[str, DataSource] = field(default_factory=dict)
+    sources: dict[str, DataSource] = field(default_factory=dict)  # overrides over the default sources
     batch_size: int | None = None
     device: str = "cpu"
     dtype: str | None = None
@@ -89,6 +87,12 @@ class EvalSettings:
         if self.max_samples is not None and self.max_samples < 1:
             raise ConfigError(f"--max-samples must be >= 1, got {self.max_samples}")
         check_eval_settings(self, normalize_task_names(self.tasks))
+
+    def context(self, *, with_spbleu: bool | None = None) -> EvalContext:
+        """The task-building context of these settings (``sources`` are overrides over the defaults)."""
+        return EvalContext(sources=self.sources, prompt_format=self.prompt_format, generation=self.generation,
+                           name_style=self.name_style, qa_rules=self.qa_rules, generation_size=self.generation_size,
+                           with_spbleu=with_spbleu)
 
 
 def trained_name_styles(model: str) -> set[str]:
@@ -128,108 +132,6 @@ def normalize_task_names(tasks: list[str] | str) -> list[str]:
             raise ConfigError(f"task {item!r}: coit tasks are zero-shot (paper protocol); use {name}|0")
         names.append(name)
     return list(dict.fromkeys(names))
-
-
-# ------------------------------------------------------------------------------------------------- lighteval glue
-def _lighteval():
-    # Imported lazily: importing lighteval costs seconds and `coit-hf report` does not need it.
-    from lighteval.pipeline import Pipeline
-    from lighteval.tasks.registry import Registry
-
-    return Pipeline, Registry
-
-
-def make_registry_class():
-    """A lighteval ``Registry`` subclass that knows only the configs given to it (no built-in task imports)."""
-    _, Registry = _lighteval()
-
-    class CoitRegistry(Registry):
-        """Registry over explicit task configs; lighteval's task-spec parsing and fewshot handling are reused."""
-
-        def __init__(self, tasks: str, configs: list) -> None:  # noqa: D107 — Registry.__init__ imports built-ins
-            self.tasks_list = self._get_full_task_list_from_input_string(tasks)
-            self._load_multilingual = False
-            self._custom_tasks = None
-            self._task_registry = {config.name: config for config in configs}
-            self.task_to_configs = self._update_task_configs()
-
-    return CoitRegistry
-
-
-def _safe_cache_name(model_name: str) -> str:
-    name = Path(model_name).name if os.path.isabs(model_name) or os.path.exists(model_name) else model_name
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "model"
-
-
-@contextlib.contextmanager
-def sample_cache_outside_model(cache_root: str | os.PathLike[str]) -> Iterator[None]:
-    """While active, lighteval model classes create their SampleCache under ``cache_root`` (never the model dir)."""
-    from lighteval.utils import cache_management
-
-    base = cache_management.SampleCache
-
-    class CoitSampleCache(base):  # type: ignore[misc, valid-type]
-        def __init__(self, model_config):
-            config = copy.copy(model_config)
-            # SampleCache does Path(cache_dir) / model_name; a relative, sanitised name keeps it inside cache_root.
-            object.__setattr__(config, "cache_dir", str(cache_root))
-            object.__setattr__(config, "model_name", _safe_cache_name(model_config.model_name))
-            super().__init__(config)
-            self.model_config = model_config
-
-    import lighteval.models.endpoints.litellm_model as litellm_mod
-    import lighteval.models.transformers.transformers_model as tm
-
-    modules = [tm, litellm_mod]
-    saved = [m.SampleCache for m in modules]
-    try:
-        for m in modules:
-            m.SampleCache = CoitSampleCache
-        yield
-    finally:
-        for m, s in zip(modules, saved, strict=True):
-            m.SampleCache = s
-
-
-def make_pipeline_class():
-    """lighteval ``Pipeline`` subclass: our registry, and the sample cache kept out of the model folder."""
-    Pipeline, _ = _lighteval()
-    from lighteval.tasks.lighteval_task import LightevalTask
-
-    registry_cls = make_registry_class()
-
-    class CoitPipeline(Pipeline):
-        """Pipeline over explicit coit task configs (set ``coit_configs``/``coit_cache_root`` before init)."""
-
-        coit_configs: list = []
-        coit_cache_root: str = ""
-
-        def _init_tasks_and_requests(self, tasks: str):
-            import collections
-
-            self.registry = registry_cls(tasks, self.coit_configs)
-            self.tasks_dict = self.registry.load_tasks()
-            try:
-                LightevalTask.load_datasets(self.tasks_dict, self.pipeline_parameters.dataset_loading_processes)
-            except OSError as exc:  # the data, not the model: say so (the caller blames the model for OSError)
-                sources = ", ".join(sorted({str(getattr(t, "dataset_path", "?")) for t in self.tasks_dict.values()}))
-                raise InputError(f"cannot load the evaluation data ({sources}): {str(exc).splitlines()[0]}; "
-                                 "use --data-dir or --source for local copies", field="tasks") from exc
-            self.documents_dict = {
-                task.full_name: task.get_docs(self.pipeline_parameters.max_samples) for task in self.tasks_dict.values()
-            }
-            self.sampling_docs = collections.defaultdict(list)
-            for docs in self.documents_dict.values():
-                for doc in docs:
-                    for sampling in doc.sampling_methods:
-                        self.sampling_docs[sampling].append(doc)
-            self.evaluation_tracker.task_config_logger.log(self.tasks_dict)
-
-        def _init_model(self, model_config, model):
-            with sample_cache_outside_model(self.coit_cache_root):
-                return super()._init_model(model_config, model)
-
-    return CoitPipeline
 
 
 def build_model_config(settings: EvalSettings):
@@ -292,7 +194,7 @@ def collect_results(
     lighteval_results: dict, settings: EvalSettings, notes: list[str], counts: dict[str, int] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict:
-    """Turn lighteval's final dict into the contract-3 results object (scores 0-100, ``n`` = samples per task)."""
+    """Turn lighteval's final dict into the ``coit_results.json`` object (scores 0-100, ``n`` = samples per task)."""
     per_task = lighteval_results.get("results", {})
     counts = counts or {}
     tasks: dict[str, dict[str, float]] = {}
@@ -338,29 +240,17 @@ def benchmark_version_notes(sources: dict[str, dict]) -> list[str]:
 
 def write_results(results: dict, output_dir: str | os.PathLike[str]) -> Path:
     """Write ``coit_results.json`` atomically (temp file + rename) and return its path."""
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    target = out / RESULTS_FILE
-    fd, tmp = tempfile.mkstemp(prefix=".coit_results.", suffix=".json", dir=out)
+    target = Path(output_dir) / RESULTS_FILE
+
+    def dump(handle) -> None:
+        json.dump(results, handle, ensure_ascii=False, indent=2, allow_nan=False)
+        handle.write("\n")
+
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, ensure_ascii=False, indent=2, allow_nan=False)
-            handle.write("\n")
-        normal_permissions(tmp)
-        os.replace(tmp, target)
+        write_atomic(target, dump)
     except (OSError, ValueError) as exc:  # a full disk or a NaN: no partial results file is left
-        Path(tmp).unlink(missing_ok=True)
         raise CoitError(f"cannot write {target}: {getattr(exc, 'strerror', None) or exc}") from exc
     return target
-
-
-def redact_logged_model_config(tracker) -> None:
-    """Drop the API key from the model config lighteval writes into ``results_*.json`` (``config_general``); the
-    model built from the config keeps its own copy, so only the logged copy changes."""
-    logger_ = tracker.general_config_logger
-    config = getattr(logger_, "model_config", None)
-    if config is not None and getattr(config, "api_key", None):
-        logger_.model_config = config.model_copy(update={"api_key": None})
 
 
 def run_evaluation(settings: EvalSettings, *, model=None) -> dict:
@@ -376,11 +266,10 @@ def run_evaluation(settings: EvalSettings, *, model=None) -> dict:
     with_spbleu = metrics.spbleu_available()
     if any(n.startswith("coit_flores101") for n in names) and not with_spbleu:
         notes.append(metrics.spbleu_fallback_note())
-    from coit_hf.evaluation.tasks import build_task_config, qa_rules_of  # imports lighteval
+    from coit_hf.evaluation.tasks import qa_rules_of, task_config  # imports lighteval
 
-    configs = [build_task_config(n, settings.prompt_format, settings.sources, with_spbleu=with_spbleu,
-                                 generation_size=settings.generation_size, generation=settings.generation,
-                                 name_style=settings.name_style, qa_rules=settings.qa_rules) for n in names]
+    context = settings.context(with_spbleu=with_spbleu)
+    configs = [task_config(n, context) for n in names]
     extra = {
         "generation": generation_record(settings, configs),
         "qa_rules": {n: rules for n in names if (rules := qa_rules_of(n, settings.qa_rules))},
@@ -394,25 +283,22 @@ def run_evaluation(settings: EvalSettings, *, model=None) -> dict:
         notes.append(f"max_samples={settings.max_samples}: partial results (first N after lighteval's seeded shuffle)")
 
     output_dir = Path(settings.output_dir)
-    pipeline_cls = make_pipeline_class()
-    pipeline_cls.coit_configs = configs
-    pipeline_cls.coit_cache_root = str(output_dir / ".lighteval_cache")
     tracker = EvaluationTracker(output_dir=str(output_dir), save_details=settings.save_details)
     launcher = ParallelismManager.ACCELERATE if settings.backend == "accelerate" else ParallelismManager.NONE
     params = PipelineParameters(launcher_type=launcher, max_samples=settings.max_samples,
                                 bootstrap_iters=settings.bootstrap_iters)
     model_config = None if model is not None else build_model_config(settings)
     try:
-        pipeline = pipeline_cls(
-            tasks=",".join(f"{n}|0" for n in names), pipeline_parameters=params, evaluation_tracker=tracker,
-            model_config=model_config, model=model,
+        pipeline = lighteval_compat.make_pipeline(
+            configs, tasks=",".join(f"{n}|0" for n in names), cache_root=output_dir / ".lighteval_cache",
+            params=params, tracker=tracker, model_config=model_config, model=model,
         )
     except OSError as exc:  # a missing folder / unknown Hub id / no safetensors: name the model, no traceback
         raise InputError(f"cannot load the model: {str(exc).splitlines()[0]}", path=settings.model,
                          field="model") from exc
     pipeline.evaluate()
     if settings.save_details:
-        redact_logged_model_config(tracker)
+        lighteval_compat.redact_logged_model_config(tracker)
         pipeline.save_and_push_results()
     counts = {name: len(docs) for name, docs in pipeline.documents_dict.items()}
     if any(n.startswith("coit_mieval:") for n in names):  # generations for `coit-hf compare`

@@ -39,10 +39,12 @@ import json
 import logging
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+from coit_hf.atomic import replacing, write_text_atomic
 from coit_hf.errors import ConfigError, InputError
 from coit_hf.jsonfile import read_json
 from coit_hf.languages import get_language, language_codes
@@ -112,14 +114,10 @@ def parse_source(spec: str) -> tuple[str, DataSource]:
     return family, source
 
 
-def sources_from_env() -> dict[str, DataSource]:
+def sources_from_env(environ: Mapping[str, str] | None = None) -> dict[str, DataSource]:
     """Overrides named in ``$COIT_HF_EVAL_SOURCES`` (whitespace-separated ``FAMILY=...`` entries)."""
-    return dict(parse_source(item) for item in os.environ.get(SOURCES_ENV, "").split())
-
-
-def resolve_sources(overrides: dict[str, DataSource] | None = None) -> dict[str, DataSource]:
-    """Defaults, then env overrides, then explicit ``overrides``."""
-    return {**DEFAULT_SOURCES, **sources_from_env(), **(overrides or {})}
+    env = os.environ if environ is None else environ
+    return dict(parse_source(item) for item in env.get(SOURCES_ENV, "").split())
 
 
 def data_dir_sources(data_dir: str | os.PathLike[str]) -> dict[str, DataSource]:
@@ -148,9 +146,7 @@ def _cached(key: str) -> str | None:
 
 def write_json_atomic(path: Path, data: object) -> None:
     """Write ``data`` as JSON to ``path`` through a temp file and a rename (never half-written)."""
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def _write_parquet_folder(rows: list[dict], key: str, provenance: dict | None = None) -> str:
@@ -165,9 +161,8 @@ def _write_parquet_folder(rows: list[dict], key: str, provenance: dict | None = 
     folder.mkdir(parents=True, exist_ok=True)
     if provenance is not None:
         write_json_atomic(folder / PROVENANCE_FILE, provenance)
-    tmp = folder / f".tmp-{os.getpid()}.parquet"
-    datasets.Dataset.from_list(rows).to_parquet(str(tmp))
-    os.replace(tmp, target)
+    with replacing(target) as tmp:
+        datasets.Dataset.from_list(rows).to_parquet(str(tmp))
     return str(folder)
 
 

@@ -5,19 +5,20 @@ Use with lighteval's CLI as ``--custom-tasks coit_hf.evaluation.tasks`` and task
 :mod:`coit_hf.evaluation.mieval`) (``coit_xquad|0`` expands to every language), or through
 ``coit-hf eval`` (which also keeps lighteval's built-in task modules out of the process).
 
+Task configs are built on demand from an :class:`~coit_hf.evaluation.context.EvalContext` (:func:`task_config`).
 Families are generated from the language registry, so a language added by configuration (``$COIT_HF_LANGUAGES``)
-gets its tasks with no code change. Module-level ``TASKS_TABLE`` reads ``$COIT_HF_PROMPT_FORMAT`` ("paper", default,
-or "chat"), ``$COIT_HF_GENERATION`` ("paper" or "fast"; default follows the prompt format), ``$COIT_HF_NAME_STYLE``
-("friendly" or "iso") and ``$COIT_HF_EVAL_SOURCES`` (data overrides, see :mod:`coit_hf.evaluation.sources`).
+gets its tasks with no code change. ``TASKS_TABLE``, the list lighteval reads, is built on first access from
+:meth:`EvalContext.from_environment` (``$COIT_HF_PROMPT_FORMAT``, ``$COIT_HF_GENERATION``, ``$COIT_HF_NAME_STYLE``,
+``$COIT_HF_EVAL_SOURCES``); it holds the tasks whose data is at hand without a download, and
+:func:`unavailable_tasks` says why each other task is not there.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
-import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 from lighteval.metrics.metrics_corpus import CorpusLevelComputation
@@ -32,67 +33,18 @@ from lighteval.tasks.lighteval_task import LightevalTaskConfig
 from lighteval.tasks.requests import Doc, SamplingMethod
 
 from coit_hf.errors import ConfigError, InputError
-from coit_hf.evaluation import metrics
-from coit_hf.evaluation.results import GENERATION_PROFILES, NAME_STYLES, PROMPT_FORMATS, default_generation
-from coit_hf.evaluation.sources import DataSource, flores_column, materialize, resolve_sources
+from coit_hf.evaluation import metrics, mieval
+from coit_hf.evaluation.context import EvalContext
+from coit_hf.evaluation.prompts import build_prompt, prediction_of
+from coit_hf.evaluation.sources import DataSource, flores_column, materialize, sources_from_env
 from coit_hf.languages import language_codes
-from coit_hf.templates import qa_instruction_and_input, render_alpaca, translation_instruction, user_content
+from coit_hf.templates import qa_instruction_and_input, translation_instruction
 
 logger = logging.getLogger(__name__)
 
-PROMPT_FORMAT_ENV = "COIT_HF_PROMPT_FORMAT"
-GENERATION_ENV = "COIT_HF_GENERATION"
-NAME_STYLE_ENV = "COIT_HF_NAME_STYLE"
 XQUAD_LANGUAGES = ("en", "ar", "el", "hi", "tr", "vi", "zh")
 MLQA_LANGUAGES = ("en", "ar", "hi", "vi", "zh")
-QA_GENERATION_SIZE = 64  # the fast profile's budgets
-MT_GENERATION_SIZE = 256
-# The paper's Alpaca prompt ends in "### Response:"; a model that starts a new block has finished its answer.
-STOP_SEQUENCES = ("\n### ",)
 QA_METRIC_NAMES = ("substring", "exact_match", "f1", "fidelity")
-
-
-@dataclass(frozen=True)
-class GenerationProfile:
-    """Generation budgets (max new tokens) per task kind and the stop strings; decoding is always greedy."""
-
-    qa_tokens: int
-    translation_tokens: int
-    open_tokens: int  # open-ended instructions (MI-Eval)
-    stop_sequences: tuple[str, ...]
-
-
-# paper: the paper's inference generated greedily up to 512 new tokens with no stop string and kept the continuation
-# after the prompt (stripped); the substring score depends on it. fast: shorter budgets, stop at a new "### " block.
-PROFILES = {
-    "paper": GenerationProfile(qa_tokens=512, translation_tokens=512, open_tokens=512, stop_sequences=()),
-    "fast": GenerationProfile(qa_tokens=QA_GENERATION_SIZE, translation_tokens=MT_GENERATION_SIZE, open_tokens=256,
-                              stop_sequences=STOP_SEQUENCES),
-}
-
-
-def generation_profile(name: str) -> GenerationProfile:
-    """The :class:`GenerationProfile` called ``name`` ("paper" or "fast"); :class:`ConfigError` otherwise."""
-    if name not in GENERATION_PROFILES:
-        raise ConfigError(f"generation profile must be one of {', '.join(GENERATION_PROFILES)}, got {name!r}")
-    return PROFILES[name]
-
-
-def check_name_style(name_style: str) -> str:
-    """``name_style`` when it is one of :data:`NAME_STYLES`, else :class:`ConfigError`."""
-    if name_style not in NAME_STYLES:
-        raise ConfigError(f"language name style must be one of {', '.join(NAME_STYLES)}, got {name_style!r}")
-    return name_style
-
-
-# ----------------------------------------------------------------------------------------------------------- prompts
-def build_prompt(instruction: str, input: str, prompt_format: str) -> str:
-    """The query lighteval sends: the paper's Alpaca prompt, or the chat user turn (the model's template wraps it)."""
-    if prompt_format == "paper":
-        return render_alpaca(instruction, input)
-    if prompt_format == "chat":
-        return user_content(instruction, input)
-    raise ConfigError(f"prompt format must be one of {', '.join(PROMPT_FORMATS)}, got {prompt_format!r}")
 
 
 def qa_prompt(line: dict, task_name: str | None = None, *, lang: str, prompt_format: str = "paper") -> Doc:
@@ -125,12 +77,6 @@ def translation_prompt(
 
 
 # ----------------------------------------------------------------------------------------------------------- metrics
-def prediction_of(model_response) -> str:
-    """The first generated text of a lighteval ModelResponse, stripped."""
-    texts = model_response.final_text
-    return (texts[0] if texts else "").strip()
-
-
 class QAScorer(SampleLevelComputation):
     """Per-sample substring / exact_match / f1 / fidelity (0-100) in one language, via coit_hf.evaluation.metrics;
     EM/F1 under ``rules`` (:data:`metrics.QA_RULES`)."""
@@ -240,74 +186,103 @@ def qa_rules_of(name: str, qa_rules: str | None = None) -> str | None:
     return metrics.qa_rules_for(family, qa_rules) if family in metrics.BENCHMARK_QA_RULES else None
 
 
+def task_config(name: str, context: EvalContext, *, download: bool = True) -> LightevalTaskConfig:
+    """The LightevalTaskConfig of one coit task name (``coit_xquad:zh``; a ``|fewshot`` suffix is ignored) in
+    ``context``. With ``download=False`` Hub data is used only when an earlier run downloaded it (ConfigError
+    otherwise)."""
+    profile = context.profile
+    name = name.split("|")[0]
+    family, _, lang_part = name.partition(":")
+    family = family.removeprefix("coit_")
+    size = context.generation_size
+    if family in ("xquad", "mlqa") and lang_part:
+        source = materialize(family, context.sources[family], (lang_part,), download=download)
+        prompt_fn = functools.partial(qa_prompt, lang=lang_part, prompt_format=context.prompt_format)
+        metric = qa_metric(lang_part, metrics.qa_rules_for(family, context.qa_rules))
+        return _config(name, prompt_fn, source, [metric], size or profile.qa_tokens, profile.stop_sequences)
+    if family == "flores101" and "-" in lang_part:
+        src, tgt = lang_part.split("-", 1)
+        source = materialize(family, context.sources[family], (src, tgt), download=download)
+        prompt_fn = functools.partial(translation_prompt, src=src, tgt=tgt, prompt_format=context.prompt_format,
+                                      name_style=context.name_style)
+        spbleu = metrics.spbleu_available() if context.with_spbleu is None else context.with_spbleu
+        return _config(name, prompt_fn, source, translation_metrics(tgt, spbleu),
+                       size or profile.translation_tokens, profile.stop_sequences)
+    if family == "mieval" and lang_part:
+        return mieval.build_mieval_config(lang_part, context.prompt_format, context.sources,
+                                          size or profile.open_tokens, profile.stop_sequences)
+    raise ConfigError(f"unknown coit task {name!r}; expected coit_xquad:LANG, coit_mlqa:LANG, coit_flores101:SRC-TGT "
+                      "or coit_mieval:LANG")
+
+
 def build_task_config(
     name: str, prompt_format: str = "paper", sources: dict[str, DataSource] | None = None,
     with_spbleu: bool | None = None, generation_size: int | None = None, generation: str | None = None,
     name_style: str = "friendly", qa_rules: str | None = None, download: bool = True,
 ) -> LightevalTaskConfig:
-    """The LightevalTaskConfig of one coit task name (``coit_xquad:zh``; a ``|fewshot`` suffix is ignored).
+    """:func:`task_config` with the context given as arguments (for notebooks and tests); ``sources`` override
+    ``$COIT_HF_EVAL_SOURCES``, which overrides the defaults.
 
-    ``generation`` names the :data:`PROFILES` entry (default: paper with the paper's prompt, else fast);
+    ``generation`` names the :data:`coit_hf.evaluation.context.PROFILES` entry (default: paper with the paper's prompt, else fast);
     ``generation_size`` overrides its maximum new tokens. ``name_style`` picks the language names of translation
     prompts. ``qa_rules`` overrides the benchmark's official EM/F1 rules (MLQA: mlqa_v1, XQuAD: squad_v1.1).
-    With ``download=False`` Hub data is used only when an earlier run downloaded it (ConfigError otherwise).
     """
-    build_prompt("", "", prompt_format)  # validates the format
-    profile = generation_profile(generation or default_generation(prompt_format))
-    check_name_style(name_style)
-    name = name.split("|")[0]
-    family, _, lang_part = name.partition(":")
-    family = family.removeprefix("coit_")
-    resolved = resolve_sources(sources)
-    if family in ("xquad", "mlqa") and lang_part:
-        source = materialize(family, resolved[family], (lang_part,), download=download)
-        prompt_fn = functools.partial(qa_prompt, lang=lang_part, prompt_format=prompt_format)
-        metric = qa_metric(lang_part, metrics.qa_rules_for(family, qa_rules))
-        return _config(name, prompt_fn, source, [metric], generation_size or profile.qa_tokens, profile.stop_sequences)
-    if family == "flores101" and "-" in lang_part:
-        src, tgt = lang_part.split("-", 1)
-        source = materialize(family, resolved[family], (src, tgt), download=download)
-        prompt_fn = functools.partial(translation_prompt, src=src, tgt=tgt, prompt_format=prompt_format,
-                                      name_style=name_style)
-        spbleu = metrics.spbleu_available() if with_spbleu is None else with_spbleu
-        return _config(name, prompt_fn, source, translation_metrics(tgt, spbleu),
-                       generation_size or profile.translation_tokens, profile.stop_sequences)
-    if family == "mieval" and lang_part:
-        from coit_hf.evaluation.mieval import build_mieval_config  # mieval imports this module's helpers
-
-        return build_mieval_config(lang_part, prompt_format, sources, generation_size or profile.open_tokens,
-                                   profile.stop_sequences)
-    raise ConfigError(f"unknown coit task {name!r}; expected coit_xquad:LANG, coit_mlqa:LANG, coit_flores101:SRC-TGT "
-                      "or coit_mieval:LANG")
+    context = EvalContext(sources={**sources_from_env(), **(sources or {})}, prompt_format=prompt_format,
+                          generation=generation, name_style=name_style, qa_rules=qa_rules,
+                          generation_size=generation_size, with_spbleu=with_spbleu)
+    return task_config(name, context, download=download)
 
 
-def _env_settings(prompt_format: str | None = None) -> dict:
-    fmt = prompt_format or os.environ.get(PROMPT_FORMAT_ENV, "paper")
-    return {"prompt_format": fmt, "generation": os.environ.get(GENERATION_ENV) or None,
-            "name_style": os.environ.get(NAME_STYLE_ENV) or "friendly"}
+def all_task_names(context: EvalContext) -> list[str]:
+    """Every coit task of the context's languages (coit_mieval:* too; they need a configured instruction set)."""
+    return [*task_names(context.languages), *mieval.task_names(context.languages)]
 
 
 def build_tasks_table(
     names: Iterable[str] | None = None, prompt_format: str | None = None, sources: dict[str, DataSource] | None = None,
 ) -> list[LightevalTaskConfig]:
-    """Task configs for ``names`` (default: every coit task of the registry), in ``prompt_format``."""
-    settings = _env_settings(prompt_format)
-    return [build_task_config(n, sources=sources, **settings) for n in (names if names is not None else task_names())]
+    """Task configs for ``names`` (default: every coit task of the registry) in the environment's context, with
+    ``prompt_format`` and ``sources`` taking precedence."""
+    env = EvalContext.from_environment()
+    context = dataclasses.replace(env, sources={**env.sources, **(sources or {})},
+                                  prompt_format=prompt_format or env.prompt_format)
+    return [task_config(n, context) for n in (names if names is not None else task_names(context.languages))]
+
+
+def available_tasks(context: EvalContext, names: Iterable[str] | None = None,
+                    ) -> tuple[list[LightevalTaskConfig], dict[str, str]]:
+    """Configs of the tasks (default: :func:`all_task_names`) whose data is at hand without a download (local
+    sources, or Hub data an earlier run fetched), and ``{task: reason}`` for the others (never touches the
+    network)."""
+    table, unavailable = [], {}
+    for name in (names if names is not None else all_task_names(context)):
+        try:
+            table.append(task_config(name, context, download=False))
+        except (InputError, ConfigError) as exc:  # e.g. a local folder holding only some languages
+            unavailable[name] = str(exc)
+    return table, unavailable
 
 
 def _module_tasks_table() -> list[LightevalTaskConfig]:
-    """Every coit task whose data is at hand without a download (local sources, or Hub data an earlier run fetched);
-    the others are left out with a log line (importing this module never touches the network)."""
-    from coit_hf.evaluation.mieval import task_names as mieval_task_names
-
-    settings = _env_settings()
-    table = []
-    for name in [*task_names(), *mieval_task_names()]:  # coit_mieval:* only where a mieval source is configured
-        try:
-            table.append(build_task_config(name, **settings, download=False))
-        except (InputError, ConfigError) as exc:  # e.g. a local folder holding only some languages
-            logger.info("coit task %s left out of TASKS_TABLE: %s", name, exc)
+    """``TASKS_TABLE`` as the environment's context gives it now (reasons for the missing tasks are logged)."""
+    table, unavailable = available_tasks(EvalContext.from_environment())
+    for name, reason in unavailable.items():
+        logger.info("coit task %s left out of TASKS_TABLE: %s", name, reason)
     return table
 
 
-TASKS_TABLE: list[LightevalTaskConfig] = _module_tasks_table()
+@functools.cache
+def _environment_table() -> tuple[list[LightevalTaskConfig], dict[str, str]]:
+    return available_tasks(EvalContext.from_environment())
+
+
+def unavailable_tasks() -> dict[str, str]:
+    """``{task: reason}`` of the coit tasks left out of ``TASKS_TABLE`` (their data cannot be resolved offline)."""
+    return dict(_environment_table()[1])
+
+
+def __getattr__(name: str):
+    # lighteval reads TASKS_TABLE from this module: built on first access, so importing the module does no work.
+    if name == "TASKS_TABLE":
+        return _environment_table()[0]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

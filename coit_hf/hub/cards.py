@@ -91,7 +91,7 @@ def hyperparameters_from_args(training_args: Any, world_size: int = 1) -> dict[s
 
 
 def load_eval_results(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read contract-3 ``coit_results.json`` (a file or its folder) with the evaluation stage's checked loader."""
+    """Read ``coit_results.json`` (a file or its folder) with the evaluation stage's checked loader."""
     from coit_hf.evaluation.results import load_results  # noqa: PLC0415 - only cards with results need it
 
     return load_results(path)

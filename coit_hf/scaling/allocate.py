@@ -14,7 +14,6 @@ import heapq
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from coit_hf.atomic import normal_permissions
+from coit_hf.atomic import write_text_atomic
 from coit_hf.errors import ConfigError
 from coit_hf.scaling.laws import FitResult
 
@@ -243,7 +242,7 @@ def corpus_for(lang: str, corpora: Mapping[str, str] | None, template: str | Non
 
 
 def translation_subset(lang: str, direction: str = "en-x") -> str:
-    """Mixture subset name of the English↔``lang`` translation rows (contract 1 naming)."""
+    """Mixture subset name of the English↔``lang`` translation rows (the corpus builder's ``translation_SRC-TGT`` subset names)."""
     if direction == "en-x":
         return f"translation_en-{lang}"
     if direction == "x-en":
@@ -261,7 +260,7 @@ def mixture_dict(
     seed: int = 42,
     split: str = "train",
 ) -> dict[str, Any]:
-    """Build a mixture (contract 2) with ``counts[lang]`` translation pairs per language.
+    """Build a mixture (the YAML shape ``coit-hf data mixture`` reads) with ``counts[lang]`` translation pairs per language.
 
     With ``include_general`` the Alpaca data of every language (``alpaca_<lang>``) and English Alpaca
     (``alpaca_en``, once, from the first language's corpus) are added, as in the paper's m-model.
@@ -295,16 +294,7 @@ def write_yaml(data: Mapping[str, Any], path: str | os.PathLike, header: str = "
     text = "".join(f"# {line}\n" for line in header.splitlines()) + yaml.safe_dump(
         dict(data), sort_keys=False, allow_unicode=True
     )
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        normal_permissions(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, text)
 
 
 def write_mixture(allocation: Allocation, path: str | os.PathLike, **kwargs: Any) -> Path:

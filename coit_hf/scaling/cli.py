@@ -138,8 +138,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_fit(args: argparse.Namespace) -> int:
     """Fit laws to runs; write fits.json and plots; print a summary."""
-    from coit_hf.scaling import io
     from coit_hf.scaling.laws import fit_law, fit_similarity_law, joint_criterion, select_family
+    from coit_hf.scaling.observations import group_by_language, read_observations, read_similarity, write_json
 
     metrics = [m.strip() for m in args.metric.split(",") if m.strip()]
     if not metrics:
@@ -150,13 +150,13 @@ def run_fit(args: argparse.Namespace) -> int:
         raise ConfigError(f"--families names no law family (got {args.families!r}); e.g. log,power")
     layer = _layer(args.similarity_layer)
     require_output_dir(args.output_dir)
-    observations = io.read_observations(args.inputs, task=args.task, metrics=metrics)
+    observations = read_observations(args.inputs, task=args.task, metrics=metrics)
     if not observations:
         raise InputError("no runs found in the inputs")
-    grouped = io.group_by_language(observations)
+    grouped = group_by_language(observations)
     metric = next((o.metric for o in observations if o.metric), None)
     similarity = (
-        io.read_similarity(args.similarity, pivot=args.pivot, layer=layer,
+        read_similarity(args.similarity, pivot=args.pivot, layer=layer,
                            measure=args.similarity_measure)
         if args.similarity else None
     )
@@ -216,7 +216,7 @@ def run_fit(args: argparse.Namespace) -> int:
         "observations": {lang: {"n": s, "score": y} for lang, (s, y) in grouped.items()},
         "plots": plots,
     }
-    path = io.write_json(payload, out_dir / "fits.json")
+    path = write_json(payload, out_dir / "fits.json")
     print(f"{'lang':<6}{'family':<8}{'params':<44}{'R²':>7}{'RMSE':>8}{args.criterion.upper():>9}")
     for lang, f in selected.items():
         params = ", ".join(f"{k}={v:.4g}±{f.stderr.get(k, float('nan')):.2g}" for k, v in f.params.items())
@@ -235,14 +235,14 @@ def _layer(text: str) -> str | int:
 
 def run_allocate(args: argparse.Namespace) -> int:
     """Allocate the budget; write the mixture YAML and the allocation JSON."""
-    from coit_hf.scaling import io
     from coit_hf.scaling.allocate import allocate, write_mixture
+    from coit_hf.scaling.observations import read_fits, write_json
 
     budget = _size_option(args.budget, "--budget")
     if args.seed < 0:
         raise ConfigError(f"--seed must be >= 0, got {args.seed}")
     require_output_file(args.output, "--output")
-    fits = io.read_fits(args.fits)
+    fits = read_fits(args.fits)
     minimum, maximum = _bound_option(args.minimum, "min"), _bound_option(args.maximum, "max")
     weights = _key_values(args.weight, "weight") or None
     for option, values in (("min", minimum), ("max", maximum), ("weight", weights)):
@@ -269,7 +269,7 @@ def run_allocate(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     report_path = Path(args.output).with_suffix(".allocation.json")
-    io.write_json(result.to_dict(), report_path)
+    write_json(result.to_dict(), report_path)
     print(f"{'lang':<6}{'pairs':>10}{'bound':>10}{'predicted':>11}")
     for lang, n in result.counts.items():
         print(f"{lang:<6}{n:>10}{result.status[lang]:>10}{result.predicted[lang]:>11.2f}")
@@ -292,11 +292,11 @@ def sweep_variants(
     """Write one x-model mixture (and recipe variant, when ``recipe`` is given) per size; return the manifest.
 
     Each run entry says which ``--metadata`` to pass to ``coit-hf eval`` so that ``scaling fit`` can read the
-    results back (contract 3: ``translation_pairs`` and ``lang``).
+    results back (its ``coit_results.json`` metadata: ``translation_pairs`` and ``lang``).
     """
     from coit_hf.data.validate import read_yaml
     from coit_hf.scaling.allocate import mixture_dict, write_yaml
-    from coit_hf.scaling.io import write_json
+    from coit_hf.scaling.observations import write_json
 
     out_dir = Path(output_dir)
     base: dict[str, Any] | None = None

@@ -4,7 +4,7 @@ An observation is one trained-and-evaluated run: language, number of translation
 
 * CSV with a header holding ``lang``, ``translation_pairs`` (or ``n``) and ``score`` (or the metric name);
 * JSON: a list of such objects, or ``{"runs": [...]}``;
-* result folders of ``coit-hf eval`` (contract 3: ``coit_results.json`` whose ``metadata`` records
+* result folders of ``coit-hf eval`` (``coit_results.json`` whose ``metadata`` records
   ``translation_pairs`` and ``lang``); the score is read from the task ``coit_flores101:en-<lang>`` by default.
 """
 
@@ -15,13 +15,12 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coit_hf.atomic import normal_permissions
+from coit_hf.atomic import write_atomic
 from coit_hf.errors import InputError
 from coit_hf.jsonfile import read_json
 from coit_hf.scaling.laws import FitResult
@@ -216,19 +215,11 @@ def _finite_or_null(data: Any) -> Any:
 
 def write_json(data: Any, path: str | os.PathLike) -> Path:
     """Write JSON atomically (temp file + rename); NaN and infinite numbers are written as null."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(_finite_or_null(data), handle, indent=2, ensure_ascii=False, allow_nan=False)
-            handle.write("\n")
-        normal_permissions(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    def dump(handle) -> None:
+        json.dump(_finite_or_null(data), handle, indent=2, ensure_ascii=False, allow_nan=False)
+        handle.write("\n")
+
+    return write_atomic(path, dump)
 
 
 def read_fits(path: str | os.PathLike) -> dict[str, FitResult]:
