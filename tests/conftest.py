@@ -100,6 +100,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 # --------------------------------------------------------------------------------------------- network guard
 @pytest.fixture(autouse=True)
+def torch_grad_mode_restored():
+    """Tests that import lighteval's model modules directly (lighteval calls ``torch.set_grad_enabled(False)`` at
+    import) must not leave later tests of the same process without gradients."""
+    yield
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_grad_enabled(True)
+
+
+@pytest.fixture(autouse=True)
 def network_guard(monkeypatch: pytest.MonkeyPatch) -> NetworkGuard:
     """Block every socket connect/sendto and DNS lookup that is not loopback; fail the test if one was tried,
     even when the code under test swallowed the error (a test of the guard itself may clear ``violations``)."""

@@ -39,7 +39,11 @@ def test_real_data_run_with_tiny_model_offline(tiny_model_dir, shared_benchmarks
         max_samples=3, output_dir=str(tmp_path / "out"), sources=_real_sources(shared_benchmarks),
         metadata={"translation_pairs": 1000, "lang": "zh"}, generation="fast",
     )
+    import torch
+
+    torch.set_grad_enabled(True)
     results = runner.run_evaluation(settings)
+    assert torch.is_grad_enabled()  # lighteval switches grad off at import: a later training step needs it back
     on_disk = load_results(tmp_path / "out")
     assert on_disk == json.loads(json.dumps(results))
     assert set(on_disk["tasks"]) == {"coit_xquad:zh", "coit_xquad:hi", "coit_flores101:en-zh", "coit_flores101:zh-en"}

@@ -10,6 +10,7 @@ instead of failing somewhere inside an evaluation:
 - :func:`sample_cache_outside_model`: lighteval's model classes place their ``SampleCache`` at ``cache_dir /
   model_name``, which for an absolute local model path is the model folder itself.
 - :func:`make_pipeline`: lighteval's ``Pipeline`` over an explicit list of task configs, with both fixes above.
+- :func:`grad_mode_kept`: torch's grad mode as it was before lighteval switched it off.
 - :func:`read_details`: the columns of lighteval's per-sample details Parquet files.
 - :func:`make_judge_lm` / :func:`judge_replies`: lighteval's ``JudgeLM`` with our messages passed through.
 """
@@ -114,6 +115,20 @@ def sample_cache_outside_model(cache_root: str | os.PathLike[str]) -> Iterator[N
     finally:
         for m, s in zip(modules, saved, strict=True):
             m.SampleCache = s
+
+
+@contextlib.contextmanager
+def grad_mode_kept() -> Iterator[None]:
+    """Restore torch's grad mode afterwards: lighteval's transformers model module calls
+    ``torch.set_grad_enabled(False)`` at import and when a model is built, which would leave a later training step in
+    the same process without gradients."""
+    import torch
+
+    enabled = torch.is_grad_enabled()
+    try:
+        yield
+    finally:
+        torch.set_grad_enabled(enabled)
 
 
 # ------------------------------------------------------------------------------------------------ pipeline

@@ -288,15 +288,16 @@ def run_evaluation(settings: EvalSettings, *, model=None) -> dict:
     params = PipelineParameters(launcher_type=launcher, max_samples=settings.max_samples,
                                 bootstrap_iters=settings.bootstrap_iters)
     model_config = None if model is not None else build_model_config(settings)
-    try:
-        pipeline = lighteval_compat.make_pipeline(
-            configs, tasks=",".join(f"{n}|0" for n in names), cache_root=output_dir / ".lighteval_cache",
-            params=params, tracker=tracker, model_config=model_config, model=model,
-        )
-    except OSError as exc:  # a missing folder / unknown Hub id / no safetensors: name the model, no traceback
-        raise InputError(f"cannot load the model: {str(exc).splitlines()[0]}", path=settings.model,
-                         field="model") from exc
-    pipeline.evaluate()
+    with lighteval_compat.grad_mode_kept():
+        try:
+            pipeline = lighteval_compat.make_pipeline(
+                configs, tasks=",".join(f"{n}|0" for n in names), cache_root=output_dir / ".lighteval_cache",
+                params=params, tracker=tracker, model_config=model_config, model=model,
+            )
+        except OSError as exc:  # a missing folder / unknown Hub id / no safetensors: name the model, no traceback
+            raise InputError(f"cannot load the model: {str(exc).splitlines()[0]}", path=settings.model,
+                             field="model") from exc
+        pipeline.evaluate()
     if settings.save_details:
         lighteval_compat.redact_logged_model_config(tracker)
         pipeline.save_and_push_results()
