@@ -101,6 +101,11 @@ CASES: dict[str, Case] = {
     "dup-key-results-json": lambda t, c: (
         ["report", _write(t / "r.json", '{"model": "m", "model": "n", "prompt_format": "paper", "tasks": {}}'),
          "--output-dir", str(t / "out")], ["r.json, field 'model'", "given twice"]),
+    # ---- an empty config file is named; a folder given where a file is expected is said as such
+    "empty-build-config": lambda t, c: (["data", "build", "-o", str(t / "out"), "--config", _write(t / "b.yaml", "")],
+                                        ["b.yaml: the build config is empty"]),
+    "gguf-import-folder": lambda t, c: (["model", "import-gguf", _folder(t / "models"), "--out", str(t / "out")],
+                                        ["models: is a folder, expected a .gguf file"]),
     # ---- mixtures: numbers, repeated slices, and nothing written before the mixture loads
     "mixture-write-yaml-bad-corpus": lambda t, c: (
         ["data", "mixture", "translation_en-zh", "--corpus", str(t / "missing"), "--write-yaml", str(t / "o.yaml")],

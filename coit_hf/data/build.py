@@ -118,7 +118,10 @@ class BuildConfig:
     def from_yaml(cls, path: str | os.PathLike[str]) -> BuildConfig:
         """Read a build config; relative file paths in it are taken relative to the config file."""
         path = Path(path)
-        data = read_yaml(path, "build config") or {}
+        data = read_yaml(path, "build config")
+        if data is None:
+            raise InputError("the build config is empty: give at least `sources:` (see README, corpus section)",
+                             path=path)
         if not isinstance(data, dict):
             raise InputError("a build config is a mapping (sources:, name:, ...)", path=path)
         check_mapping(cls, data, path=path)

@@ -78,6 +78,8 @@ def import_gguf(
 
     gguf_path = Path(gguf_path)
     out = Path(out_dir)
+    if gguf_path.is_dir():
+        raise InputError("is a folder, expected a .gguf file (name the file inside it)", path=gguf_path)
     if not gguf_path.is_file():
         raise InputError("GGUF file not found", path=gguf_path)
     if dtype not in _DTYPES:
