@@ -225,6 +225,18 @@ def test_unresolvable_tasks_are_listed_with_their_reason(tmp_path, monkeypatch):
     assert lighteval_entry.main(argv) == 2
 
 
+def test_lighteval_cli_app_leaves_our_loggers_enabled():
+    """Importing lighteval's CLI module runs dictConfig(disable_existing_loggers=True): our loggers must survive it."""
+    import logging
+
+    from coit_hf.evaluation.lighteval_compat import lighteval_cli_app
+
+    ours = logging.getLogger("coit_hf.evaluation.test_probe")
+    app = lighteval_cli_app()
+    assert app is not None and not ours.disabled
+    assert not logging.getLogger("coit_hf.hub.retry").disabled
+
+
 def test_context_from_environment_is_the_only_reader_of_the_variables():
     from coit_hf.evaluation.context import EvalContext
 

@@ -10,6 +10,7 @@ instead of failing somewhere inside an evaluation:
 - :func:`sample_cache_outside_model`: lighteval's model classes place their ``SampleCache`` at ``cache_dir /
   model_name``, which for an absolute local model path is the model folder itself.
 - :func:`make_pipeline`: lighteval's ``Pipeline`` over an explicit list of task configs, with both fixes above.
+- :func:`lighteval_cli_app`: lighteval's CLI app without its import silencing our loggers.
 - :func:`grad_mode_kept`: torch's grad mode as it was before lighteval switched it off.
 - :func:`read_details`: the columns of lighteval's per-sample details Parquet files.
 - :func:`make_judge_lm` / :func:`judge_replies`: lighteval's ``JudgeLM`` with our messages passed through.
@@ -129,6 +130,21 @@ def grad_mode_kept() -> Iterator[None]:
         yield
     finally:
         torch.set_grad_enabled(enabled)
+
+
+def lighteval_cli_app():
+    """lighteval's typer app. Importing ``lighteval.__main__`` runs ``logging.config.dictConfig`` with the default
+    ``disable_existing_loggers=True``, which silences every logger made before it (ours included): they are
+    switched back on."""
+    import logging
+
+    enabled = [lg for lg in logging.root.manager.loggerDict.values()
+               if isinstance(lg, logging.Logger) and not lg.disabled]
+    from lighteval.__main__ import app
+
+    for lg in enabled:
+        lg.disabled = False
+    return app
 
 
 # ------------------------------------------------------------------------------------------------ pipeline

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import sys
 
-from coit_hf.evaluation.lighteval_compat import custom_tasks_only, sample_cache_outside_model
+from coit_hf.evaluation.lighteval_compat import (
+    custom_tasks_only,
+    lighteval_cli_app,
+    sample_cache_outside_model,
+)
 from coit_hf.evaluation.sources import cache_root
 
 TASKS_MODULE = "coit_hf.evaluation.tasks"
@@ -32,14 +36,13 @@ def unavailable_requested(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Invoke lighteval's typer app with :func:`custom_tasks_only` and the out-of-model sample cache."""
-    from lighteval.__main__ import app
-
     argv = list(sys.argv[1:] if argv is None else argv)
     problems = unavailable_requested(argv)
     for problem in problems:
         print(f"coit-hf: task not available: {problem}", file=sys.stderr)
     if problems:
         return 2
+    app = lighteval_cli_app()
     with custom_tasks_only(), sample_cache_outside_model(cache_root() / "lighteval"):
         try:
             app(args=argv, prog_name="lighteval", standalone_mode=False)
