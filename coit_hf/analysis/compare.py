@@ -102,7 +102,7 @@ def plot_comparison(comparison: Mapping[str, Any], path: str | os.PathLike[str])
         bars = axes[2].bar(xs, change["gap"], width, label=label, color=colors[(i + 1) % len(colors)])
         axes[2].bar_label(bars, labels=["▲" if j in change["layers_gained_most"] else "" for j in layers], fontsize=8)
     axes[2].axhline(0, color="black", linewidth=0.8)
-    axes[2].set_title(f"change in gap vs {comparison['reference']} (▲ = gained most)", fontsize=10)
+    axes[2].set_title(f"change in gap vs {comparison['reference']}\n(▲ = gained most)", fontsize=10)
     for ax in axes:
         ax.set_xlabel("layer (0 = embeddings)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

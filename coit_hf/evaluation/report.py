@@ -182,7 +182,8 @@ def report_figure(report: dict[str, Any]) -> Any:
     names = list(dict.fromkeys(name for name, _ in groups))
     for name in names:  # benchmark/metric under its languages, with a separator between metrics
         where = [j for j, (n, _) in enumerate(groups) if n == name]
-        ax.annotate(name, ((where[0] + where[-1]) / 2, 0), xycoords=("data", "axes fraction"), xytext=(0, -20),
+        # benchmark and metric on two lines: one-group labels like "flores101:en-X/bleu" overlap their neighbours
+        ax.annotate(name.replace("/", "\n"), ((where[0] + where[-1]) / 2, 0), xycoords=("data", "axes fraction"), xytext=(0, -20),
                     textcoords="offset points", ha="center", va="top", fontsize=8, fontweight="bold")
         if where[0] > 0:
             ax.axvline(where[0] - 0.5, color="0.8", linewidth=0.8)
