@@ -99,6 +99,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 # --------------------------------------------------------------------------------------------- network guard
+@pytest.fixture(scope="session")
+def udhr_zh_corpus(tmp_path_factory) -> Path:
+    """A small en→zh CoIT corpus built once per session (UDHR pairs + the zh Alpaca fixture, 1 validation row);
+    tests only read it."""
+    from coit_hf.cli import main
+
+    out = tmp_path_factory.mktemp("udhr-zh-corpus") / "coit-zh"
+    assert main(["data", "build", "--output", str(out), "--no-progress", "--tgt-lang", "zh", "--validation-size", "1",
+                 "--pairs", str(FIXTURES / "udhr_sample_7way.jsonl"), "--alpaca",
+                 f"zh={FIXTURES / 'alpaca_zh.jsonl'}"]) == 0
+    return out
+
+
 @pytest.fixture(autouse=True)
 def torch_grad_mode_restored():
     """Tests that import lighteval's model modules directly (lighteval calls ``torch.set_grad_enabled(False)`` at

@@ -25,12 +25,8 @@ ENV = {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLIN
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dist-corpus") / "coit-zh"
-    assert coit_main(["data", "build", "--output", str(out), "--no-progress", "--tgt-lang", "zh", "--validation-size",
-                      "1", "--pairs", str(FIXTURES / "udhr_sample_7way.jsonl"), "--alpaca",
-                      f"zh={FIXTURES / 'alpaca_zh.jsonl'}"]) == 0
-    return out
+def corpus(udhr_zh_corpus: Path) -> Path:
+    return udhr_zh_corpus
 
 
 def padless_copy(model: Path, out: Path) -> Path:
