@@ -114,7 +114,7 @@ def write_sources(folder: Path, tokenizer: Any, max_tokens: int) -> list[dict[st
 
 
 def build_benchmark_corpus(workdir: Path, tokenizer: Any, max_length: int, validation: int) -> dict[str, Any]:
-    """Build the benchmark corpus folder ``workdir/corpus`` (contract 1); returns its build report."""
+    """Build the benchmark corpus folder ``workdir/corpus`` (as `coit-hf data build` writes it); returns its build report."""
     from coit_hf.data.build import BuildConfig, build_corpus
 
     sources = write_sources(workdir / "sources", tokenizer, max_length)

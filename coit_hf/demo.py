@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from coit_hf.errors import CoitError, ConfigError
+from coit_hf.files import iter_jsonl, read_json, write_json, write_jsonl, write_text
 from coit_hf.languages import get_language
 
 logger = logging.getLogger(__name__)
@@ -101,12 +102,10 @@ def smollm2_gguf_path() -> Path:
 def demo_texts(lang: str) -> list[str]:
     """Real multilingual text shipped with coit-hf (UDHR, demo instructions) to train the tiny model's tokenizer."""
     texts: list[str] = []
-    for line in (RESOURCES / "udhr_7way.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
+    for _, row in iter_jsonl(RESOURCES / "udhr_7way.jsonl"):
         texts.extend(v for k, v in row.items() if isinstance(v, str))
     for path in sorted((RESOURCES / "demo").glob("instructions_*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
+        for _, row in iter_jsonl(path):
             texts.extend([row["instruction"], row["input"], row["output"]])
     return [t for t in texts if t]
 
@@ -146,8 +145,7 @@ def prepare_base_model(options: DemoOptions) -> tuple[Path, str]:
 def select_eval_segments(lang: str, count: int) -> list[dict[str, str]]:
     """Held-out UDHR segments (en and ``lang``) of sentence length, in document order, as the translation test set."""
     rows = []
-    for line in (RESOURCES / "udhr_7way.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
+    for _, row in iter_jsonl(RESOURCES / "udhr_7way.jsonl"):
         if lang in row and len(row["en"]) >= 40:
             rows.append({"en": row["en"], lang: row[lang]})
     return rows[:count]
@@ -158,19 +156,18 @@ def write_eval_data(options: DemoOptions, root: Path) -> dict[str, Path]:
     root.mkdir(parents=True, exist_ok=True)
     flores = root / f"udhr_en-{options.lang}.jsonl"
     segments = select_eval_segments(options.lang, options.eval_segments)
-    flores.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in segments), encoding="utf-8")
+    write_jsonl(flores, segments)
     files = {"flores": flores}
     xquad = RESOURCES / "xquad_slice" / f"xquad.{options.lang}.json"
     if xquad.is_file() and options.xquad_questions > 0:
         files["xquad"] = root / f"xquad.{options.lang}.json"
-        files["xquad"].write_text(json.dumps(shortest_xquad(xquad, options.xquad_questions), ensure_ascii=False),
-                                  encoding="utf-8")
+        write_json(files["xquad"], shortest_xquad(xquad, options.xquad_questions), indent=None)
     return files
 
 
 def shortest_xquad(path: Path, questions: int) -> dict[str, Any]:
     """The first ``questions`` questions of the shortest-context paragraphs of a SQuAD-format file (CPU budget)."""
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = read_json(path)
     paragraphs = sorted((p for article in data["data"] for p in article["paragraphs"]), key=lambda p: len(p["context"]))
     kept, left = [], questions
     for paragraph in paragraphs:
@@ -239,7 +236,7 @@ def evaluate(model_dir: Path, options: DemoOptions, eval_files: dict[str, Path],
         results["model"] = model_id
     if "xquad" in eval_files:
         results.setdefault("data_sources", {})[f"coit_xquad:{lang}"] = xquad_slice_source(lang, eval_files["xquad"])
-    (out / "coit_results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_json(out / "coit_results.json", results)
     return results
 
 
@@ -251,7 +248,7 @@ def reference_nll_for(model_dir: Path, options: DemoOptions, flores: Path) -> di
     from coit_hf.evaluation.reference_nll import reference_nll
     from coit_hf.templates import render_alpaca, translation_instruction
 
-    rows = [json.loads(line) for line in flores.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [row for _, row in iter_jsonl(flores)]
     instruction = translation_instruction("en", options.lang, index=0)
     prompts = [render_alpaca(instruction, row["en"]) for row in rows]
     references = [row[options.lang] for row in rows]
@@ -265,7 +262,7 @@ def reference_nll_for(model_dir: Path, options: DemoOptions, flores: Path) -> di
 def xquad_slice_source(lang: str, path: Path) -> dict[str, Any]:
     """Data source of the XQuAD slice: its questions are rows of the Hub's XQuAD (same official files), so the
     model-index names that dataset, with the slice's row count."""
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = read_json(path)
     rows = sum(len(p["qas"]) for article in data["data"] for p in article["paragraphs"])
     # google/xquad: config xquad.<lang>, split validation, 1,190 rows per language, built from the
     # google-deepmind/xquad files our slice comes from (checked: coit_hf/resources/README.md).
@@ -371,9 +368,9 @@ def write_summary(options: DemoOptions, rows: list, out: Path, extra: dict[str, 
         f"# coit-hf demo: {get_language(options.lang).name} ({options.lang})\n\n{table}\n\n"
         f"Stage wall times (s): {json.dumps(options.timings)}\n"
     )
-    (out / "summary.md").write_text(text, encoding="utf-8")
+    write_text(out / "summary.md", text)
     payload = {"options": asdict(options), "rows": rows, **extra}
-    (out / "summary.json").write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_json(out / "summary.json", payload, allow_nan=True)
     print("\n" + table)
     return out / "summary.md"
 
@@ -442,7 +439,7 @@ def run_demo(options: DemoOptions) -> dict[str, Any]:
     else:  # the published adapter names its base by Hub id: locally, load the base from its folder
         print(f"  from transformers import AutoModelForCausalLM; from peft import PeftModel; PeftModel.from_pretrained("
               f"AutoModelForCausalLM.from_pretrained({str(base)!r}), {published['model']!r})")
-    return json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    return read_json(out / "summary.json")
 
 
 def _write_card(options: DemoOptions, model_dir: Path, model_repo: str, after_dir: Path, alignment: Path) -> None:

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coit_hf.data.validate import read_yaml
 from coit_hf.errors import ConfigError, InputError
-from coit_hf.jsonfile import read_json
-from coit_hf.scripts import KNOWN_SCRIPTS
+from coit_hf.files import read_json, read_yaml
+from coit_hf.writing_systems import KNOWN_SCRIPTS
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +36,7 @@ class Language:
         native_name: the language's own name, e.g. "中文".
         iso639_3: ISO 639-3 code, e.g. "zho".
         iso639_3_name: ISO 639-3 reference name (the paper's instruction form), e.g. "Modern Greek (1453-)".
-        scripts: Unicode scripts its letters are written in (see coit_hf.scripts), e.g. ("Han",).
+        scripts: Unicode scripts its letters are written in (see coit_hf.writing_systems), e.g. ("Han",).
         flores101_code: Flores-101 file code, e.g. "zho_simpl".
         flores200_code: Flores-200 / flores_plus code, e.g. "zho_Hans".
         qa_instruction: QA instruction in this language (the paper's QA prompt, see coit_hf.templates).

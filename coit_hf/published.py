@@ -9,6 +9,8 @@ import logging
 import os
 from pathlib import Path
 
+from coit_hf.files import read_json, replacing, write_json
+
 logger = logging.getLogger(__name__)
 
 HUB_ID_KEY = "repo_id"
@@ -73,11 +75,11 @@ def scrub_model_folder(folder: str | os.PathLike[str], base_model_id: str) -> li
     changed = []
     adapter = folder / "adapter_config.json"
     if adapter.is_file():
-        config = json.loads(adapter.read_text(encoding="utf-8"))
+        config = read_json(adapter)
         base = config.get("base_model_name_or_path")
         if isinstance(base, str) and is_local_path(base):
             config["base_model_name_or_path"] = base_model_id
-            _write_text(adapter, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+            write_json(adapter, config)
             changed.append(adapter.name)
     args_file = folder / "training_args.bin"
     if args_file.is_file():
@@ -89,16 +91,9 @@ def scrub_model_folder(folder: str | os.PathLike[str], base_model_id: str) -> li
         if paths:
             for key, value in paths.items():
                 setattr(args, key, public_name(value))
-            tmp = args_file.with_name(f".{args_file.name}.tmp")
-            torch.save(args, tmp)
-            os.replace(tmp, args_file)
+            with replacing(args_file) as tmp:
+                torch.save(args, tmp)
             changed.append(args_file.name)
     if changed:
         logger.info("replaced local paths in %s: %s", folder, ", ".join(changed))
     return changed
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -7,16 +7,13 @@ config, generation config, fast tokenizer with the coit ChatML template) that ev
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from coit_hf.atomic import normal_permissions
 from coit_hf.errors import InputError
+from coit_hf.files import iter_jsonl, read_json, replacing_folder
 
 logger = logging.getLogger(__name__)
 
@@ -42,20 +39,10 @@ def collect_texts(paths: Iterable[str | Path], *, max_contexts_per_file: int | N
     texts: list[str] = []
     for file in files:
         if file.suffix == ".jsonl":
-            for line_no, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"invalid JSON: {exc.msg}", path=str(file), line=line_no) from exc
-                values = record.values() if isinstance(record, dict) else [record]
-                texts.extend(v for v in values if isinstance(v, str) and v.strip())
+            for _, record in iter_jsonl(file):
+                texts.extend(v for v in record.values() if isinstance(v, str) and v.strip())
         elif file.suffix == ".json":
-            try:
-                data = json.loads(file.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise InputError(f"invalid JSON: {exc.msg}", path=str(file), line=exc.lineno) from exc
+            data = read_json(file)
             paragraphs = [p for article in data.get("data", []) for p in article.get("paragraphs", [])]
             for paragraph in paragraphs[:max_contexts_per_file]:
                 texts.append(paragraph["context"])
@@ -150,17 +137,9 @@ def build_tiny_model(
     model.generation_config = GenerationConfig(
         bos_token_id=ids[BOS], eos_token_id=[ids[EOS], ids[IM_END]], pad_token_id=ids[PAD]
     )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with replacing_folder(out_dir) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        normal_permissions(tmp, recursive=True)  # mkdtemp (and the weights writer) make files private
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     logger.info(
         "built tiny model (%d parameters, vocab %d) in %s in %.1fs",
         model.num_parameters(), len(tokenizer), out_dir, time.perf_counter() - start,

@@ -1,4 +1,4 @@
-"""Shared pytest fixtures for coit-hf (contract 4 of the common brief).
+"""Shared pytest fixtures for coit-hf.
 
 - Offline, isolated by default: before any test module imports huggingface_hub / datasets / transformers, the
   session gets its own HF_HOME and datasets cache in a temp folder, ``HF_HUB_OFFLINE=1`` and no token. Those

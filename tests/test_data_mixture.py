@@ -1,4 +1,4 @@
-"""Mixtures (contract 2): shorthand counts and sources, YAML round trip, TRL fraction semantics, m-model corpora."""
+"""Mixtures: shorthand counts and sources, YAML round trip, TRL fraction semantics, m-model corpora."""
 
 from __future__ import annotations
 

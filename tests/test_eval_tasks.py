@@ -35,7 +35,7 @@ def test_task_families_cover_the_paper():
 
 
 def test_names_do_not_collide_with_lighteval_builtins():
-    # Read the built-in task sources as text: importing them is exactly what fails offline (DESIGN.md §4).
+    # Read the built-in task sources as text: importing them is exactly what fails offline (they download at import).
     text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in LIGHTEVAL_TASKS_DIR.rglob("*.py"))
     assert "coit_" not in text
     assert all(c.name.startswith("coit_") for c in tasks.TASKS_TABLE)

@@ -61,7 +61,7 @@ def test_dataset_push_two_configs_then_load_here_and_in_subprocess(hub):
     tree = {f.path: f for f in HfApi().list_repo_tree(repo, repo_type="dataset", recursive=True)}
     shards = [p for p in tree if p.endswith(".parquet")]
     assert {p.split("/")[0] for p in shards} == {"translation", "general"}
-    assert all(tree[p].lfs is not None for p in shards)  # preupload answered "lfs" for Parquet (DESIGN.md §4)
+    assert all(tree[p].lfs is not None for p in shards)  # preupload answered "lfs" for Parquet (the Hub stores Parquet in LFS)
     readme = open(HfApi().hf_hub_download(repo, "README.md", repo_type="dataset"), encoding="utf-8").read()
     assert "config_name: translation" in readme and "config_name: general" in readme
     assert hub.server.unhandled == []

@@ -1,4 +1,4 @@
-"""coit_mieval task family, pairwise tally, language gate, judges (issue 10). Fast tests; end to end is in _e2e."""
+"""coit_mieval task family, pairwise tally, language gate, judges. Fast tests; end to end is in _e2e."""
 
 from __future__ import annotations
 

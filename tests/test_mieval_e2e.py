@@ -1,4 +1,4 @@
-"""End to end (issue 10): coit_mieval:zh/ar with two tiny checkpoints, then `coit-hf compare` with a local judge."""
+"""End to end: coit_mieval:zh/ar with two tiny checkpoints, then `coit-hf compare` with a local judge."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from coit_hf.cli import main
 from coit_hf.evaluation import runner, sources
 from coit_hf.evaluation.results import GENERATIONS_FILE, load_results
-from coit_hf.scripts import dominant_script
+from coit_hf.writing_systems import dominant_script
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MIEVAL_SOURCE = f"mieval={FIXTURES / 'mieval_{lang}.jsonl'}"

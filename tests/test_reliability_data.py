@@ -281,14 +281,15 @@ def test_full_disk_during_build_is_reported_and_leaves_nothing(tmp_path, capsys,
     elif where == "card":
         monkeypatch.setattr("coit_hf.data.card.write_dataset_card", _enospc)
     else:
-        real_write_text = Path.write_text
+        real_dump = json.dump
 
-        def write_text(self, *args, **kwargs):
-            if self.name == build.REPORT_FILE:
+        def dump(obj, handle, *args, **kwargs):  # the report's temp file: half of it reaches the disk, then it is full
+            if build.REPORT_FILE in Path(handle.name).name:
+                handle.write('{"totals": ')
                 _enospc()
-            return real_write_text(self, *args, **kwargs)
+            return real_dump(obj, handle, *args, **kwargs)
 
-        monkeypatch.setattr(Path, "write_text", write_text)
+        monkeypatch.setattr(json, "dump", dump)
     out = tmp_path / "out"
     code = main(["data", "build", "--output", str(out), "--no-progress", "--tgt-lang", "zh", "--pairs",
                  str(_pairs_jsonl(tmp_path / "p.jsonl"))])

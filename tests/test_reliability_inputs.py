@@ -339,7 +339,7 @@ def test_recipe_key_given_twice_is_an_error_naming_both_lines(tmp_path):
 
 
 def test_yaml_merge_keys_may_still_override(tmp_path):
-    from coit_hf.data.validate import read_yaml
+    from coit_hf.files import read_yaml
 
     path = tmp_path / "m.yaml"
     path.write_text("base: &b {seed: 1, shuffle: false}\nrun:\n  <<: *b\n  seed: 2\n", encoding="utf-8")
@@ -349,7 +349,7 @@ def test_yaml_merge_keys_may_still_override(tmp_path):
 def test_package_reads_user_yaml_only_through_read_yaml():
     package = Path(__file__).parent.parent / "coit_hf"
     offenders = [str(p.relative_to(package)) for p in package.rglob("*.py")
-                 if p.name != "validate.py" and ("yaml.safe_load(" in (text := p.read_text(encoding="utf-8"))
+                 if p.name != "files.py" and ("yaml.safe_load(" in (text := p.read_text(encoding="utf-8"))
                                                  or "yaml.load(" in text)]
     assert offenders == []
 
@@ -428,7 +428,7 @@ def test_outputs_written_through_temp_files_follow_the_umask(tmp_path, capsys, u
 def test_normal_permissions_of_a_temp_folder(tmp_path, umask_027):
     import tempfile
 
-    from coit_hf.atomic import normal_permissions
+    from coit_hf.files import normal_permissions
 
     folder = Path(tempfile.mkdtemp(dir=tmp_path))
     fd, name = tempfile.mkstemp(dir=folder)

@@ -1,4 +1,4 @@
-"""sweep -> (synthetic evaluation results, contract 3) -> fit -> allocate -> m-model mixture, through the CLI."""
+"""sweep -> (synthetic evaluation results) -> fit -> allocate -> m-model mixture, through the CLI."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ SIZES = "1k,2k,5k,10k,20k,50k,100k,200k"
 
 
 def _fake_eval(run: dict, root: Path, rng: np.random.Generator) -> None:
-    """Write what `coit-hf eval --metadata translation_pairs=N --metadata lang=X` would write (contract 3)."""
+    """Write what `coit-hf eval --metadata translation_pairs=N --metadata lang=X` would write."""
     meta = dict(item.split("=", 1) for item in run["eval_metadata"])
     lang, n = meta["lang"], int(meta["translation_pairs"])
     score = float(TRUE[lang][1](n) + rng.normal(0, 0.3))

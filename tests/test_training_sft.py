@@ -109,7 +109,7 @@ def test_full_ft_from_loopback_hub_corpus_then_push_and_reload(hub, tiny_model_d
     assert "world size 1" in proc.stdout
     for name in ("model.safetensors", "config.json", "tokenizer.json", "chat_template.jinja", "README.md"):
         assert (out / name).is_file(), name
-    from coit_hf.atomic import current_umask
+    from coit_hf.files import current_umask
 
     # safetensors writes 0600 whatever the umask: the saved weights get the mode a plain write would give.
     assert (out / "model.safetensors").stat().st_mode & 0o777 == 0o666 & ~current_umask()

@@ -13,7 +13,6 @@ Layer 0 is the embedding output; layer ``i`` is the output of block ``i`` (befor
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -24,8 +23,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from coit_hf.atomic import require_model_path, write_text_atomic
 from coit_hf.errors import ConfigError, InputError
+from coit_hf.files import require_model_path, write_json
+from coit_hf.flores_files import find_flores_file
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def load_parallel_jsonl(path: str | os.PathLike, langs: Sequence[str] | None = N
     path = Path(path)
     if not path.is_file():
         raise InputError("is a folder, expected a JSONL file" if path.is_dir() else "file not found", path=path)
-    from coit_hf.data.sources import iter_jsonl
+    from coit_hf.files import iter_jsonl
 
     rows = list(iter_jsonl(path))
     if not rows:
@@ -95,26 +95,8 @@ def load_text_files(files: Mapping[str, str | os.PathLike]) -> Parallel:
 
 
 def load_flores_dir(directory: str | os.PathLike, langs: Sequence[str], split: str = "devtest") -> Parallel:
-    """Flores-style folder: ``<code>.<split>`` files, ``<code>`` being our code, the Flores-101 or Flores-200 code;
-    also looks in ``<directory>/<split>/``."""
-    from coit_hf.languages import get_language
-
-    directory = Path(directory)
-    files: dict[str, Path] = {}
-    for lang in langs:
-        codes = [lang]
-        try:
-            info = get_language(lang)
-            codes += [c for c in (info.flores101_code, info.flores200_code) if c]
-        except Exception:  # unknown to the registry: only the literal code
-            pass
-        candidates = [d / f"{c}.{split}" for d in (directory, directory / split) for c in codes]
-        found = next((c for c in candidates if c.is_file()), None)
-        if found is None:
-            raise InputError(f"no Flores file for {lang} (tried {', '.join(c.name for c in candidates)})",
-                             path=directory)
-        files[lang] = found
-    return load_text_files(files)
+    """Flores-style folder of one sentence file per language (layout: :mod:`coit_hf.flores_files`)."""
+    return load_text_files({lang: find_flores_file(directory, lang, split) for lang in langs})
 
 
 def load_hub_parallel(
@@ -400,7 +382,7 @@ def write_result(result: Mapping[str, Any], output_dir: str | os.PathLike, *, pl
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     json_path = output_dir / "alignment.json"
-    write_text_atomic(json_path, json.dumps(dict(result), indent=2, ensure_ascii=False) + "\n")
+    write_json(json_path, dict(result), allow_nan=True)
     paths = {"json": json_path}
     if plot:
         paths["plot"] = plot_alignment(result, output_dir / "alignment.png")

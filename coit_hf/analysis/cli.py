@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from coit_hf.errors import ConfigError
+from coit_hf.files import parse_key_values
 
 logger = logging.getLogger(__name__)
 
@@ -53,18 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _pairs(items: list[str] | None, name: str) -> dict[str, str]:
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ConfigError(f"--{name} expects LANG=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        out[key.strip()] = value.strip()
-    return out
+    return parse_key_values(items, f"--{name}", form="LANG=VALUE")
 
 
 def _check_options(args: argparse.Namespace) -> None:
     """Numbers, dtype and output folder, checked before any input or model is read."""
-    from coit_hf.atomic import require_output_dir
+    from coit_hf.files import require_output_dir
 
     for option, value, minimum in (("--max-sentences", args.max_sentences, 2), ("--batch-size", args.batch_size, 1),
                                    ("--max-length", args.max_length, 1), ("--seed", args.seed, 0)):

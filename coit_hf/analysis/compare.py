@@ -7,15 +7,13 @@ retrieval per layer, the change of each later model against the first, and the l
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from coit_hf.atomic import write_text_atomic
 from coit_hf.errors import InputError
-from coit_hf.jsonfile import read_json
+from coit_hf.files import read_json, write_json
 
 COMPARE_JSON = "alignment_compare.json"
 COMPARE_PNG = "alignment_compare.png"
@@ -120,7 +118,7 @@ def write_comparison(comparison: Mapping[str, Any], output_dir: str | os.PathLik
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     target = out / COMPARE_JSON
-    write_text_atomic(target, json.dumps(dict(comparison), indent=2, ensure_ascii=False) + "\n")
+    write_json(target, dict(comparison), allow_nan=True)
     return {"json": target, "plot": plot_comparison(comparison, out / COMPARE_PNG)}
 
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from coit_hf.atomic import replacing
+from coit_hf.files import write_png
 
 
 def pyplot() -> Any:
@@ -23,8 +23,7 @@ def save_png(fig: Any, path: str | os.PathLike) -> Path:
     """Save ``fig`` as PNG to ``path`` through a temp file + rename, close it, and return the path."""
     path = Path(path)
     try:
-        with replacing(path) as tmp:
-            fig.savefig(tmp, format="png")
+        write_png(path, fig)
     finally:
         pyplot().close(fig)
     return path

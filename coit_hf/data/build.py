@@ -1,4 +1,4 @@
-"""Build a CoIT corpus folder (contract 1): read sources, filter, split, render, write Parquet + card + report.
+"""Build a CoIT corpus folder (Parquet configs translation/general/all): read sources, filter, split, render, write Parquet + card + report.
 
 The build is a datatrove pipeline (:mod:`coit_hf.data.steps`) run in stages by a local, Slurm or Ray executor
 (:mod:`coit_hf.data.executors`). Tasks work in a hidden sibling folder of the output; the corpus is moved into
@@ -37,8 +37,9 @@ from coit_hf.data.steps import (
     RenderWriteStep,
     SelectValidationStep,
 )
-from coit_hf.data.validate import check_mapping, line_of, read_yaml
+from coit_hf.data.validate import check_mapping
 from coit_hf.errors import CoitError, ConfigError, InputError
+from coit_hf.files import line_of, read_json, read_yaml, replacing, write_json
 from coit_hf.languages import load_language_file
 
 logger = logging.getLogger(__name__)
@@ -246,18 +247,18 @@ def _prepare_work(config: BuildConfig, output: Path, work: Path, options: Execut
         else:
             logger.info("resuming the build in %s: finished tasks are skipped", work)
     work.mkdir(exist_ok=True)
-    (lock).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}), encoding="utf-8")
+    write_json(lock, {"pid": os.getpid(), "host": socket.gethostname()}, indent=None)
     buckets = max(1, -(-lines // config.dedup_bucket_rows), min(len(units), options.workers or os.cpu_count() or 1))
     plan = BuildPlan(config=config, sources=sources, units=units, buckets=buckets, work=str(work), tag=tag,
                      extra={"lines": lines})
     if decontaminator is not None:
         index = work / "decontamination.pkl"
-        with index.open("wb") as handle:
+        with replacing(index) as tmp, tmp.open("wb") as handle:
             pickle.dump(decontaminator, handle)
         plan.decontamination_file = str(index)
         plan.extra["ngrams_indexed"] = len(decontaminator)
     plan.save()
-    (work / "state.json").write_text(json.dumps({"tag": tag}), encoding="utf-8")
+    write_json(work / "state.json", {"tag": tag}, indent=None)
     return plan
 
 
@@ -340,7 +341,7 @@ def _stage_seconds(plan: BuildPlan) -> dict[str, float]:
     for stage in STAGES:
         folder = plan.path("logs", stage, "stats")
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-            for step in json.loads(path.read_text(encoding="utf-8")):
+            for step in read_json(path):
                 timing = step.get("time_stats") or {}
                 total = timing.get("total", 0) if isinstance(timing, dict) else timing
                 seconds[stage] = round(seconds.get(stage, 0.0) + float(total or 0), 3)
@@ -352,7 +353,7 @@ def _stage_totals(plan: BuildPlan, stage: str) -> Counter[str]:
     totals: Counter[str] = Counter()
     folder = plan.path("logs", stage, "stats")
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        for step in json.loads(path.read_text(encoding="utf-8")):
+        for step in read_json(path):
             for label, metric in step.get("stats", {}).items():  # a metric is saved as its total or a dict
                 totals[label] += int(metric["total"] if isinstance(metric, dict) else metric)
     return totals
@@ -390,7 +391,7 @@ def collect_report(plan: BuildPlan, *, elapsed: float | None, executor: Executor
     for task in range(plan.tasks):
         path = plan.path("contaminated", f"{task:05d}.json")
         if path.is_file():
-            contaminated.extend(json.loads(path.read_text(encoding="utf-8")))
+            contaminated.extend(read_json(path))
     contaminated.sort(key=lambda entry: entry.pop("pos"))
     read_total = counts.get("records_read", 0)
     return {
@@ -436,7 +437,7 @@ def finalize(plan: BuildPlan, output: Path, *, overwrite: bool, elapsed: float |
     from coit_hf.data.card import write_dataset_card
 
     write_dataset_card(folder, plan.config, report)
-    (folder / REPORT_FILE).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_json(folder / REPORT_FILE, report)
     write_marker(folder, plan.tag)
     check_output(output, overwrite=overwrite, inputs=input_files(plan.config))  # it may have changed meanwhile
     swap_into_place(folder, output)

@@ -3,15 +3,13 @@ rendered from ``model_cards/dataset_card.md`` (packaged as ``coit_hf.model_cards
 
 from __future__ import annotations
 
-import json
-import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from coit_hf.jsonfile import read_json
+from coit_hf.files import read_json, write_json, write_text
 from coit_hf.languages import get_language
 from coit_hf.published import HUB_ID_KEY
 from coit_hf.templates import TRANSLATION_INSTRUCTIONS
@@ -28,7 +26,7 @@ PAPER_CITATION = """@article{zhu2023extrapolating,
 
 
 def configs_metadata(report: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The ``configs:`` entries of contract 1: ``translation``, ``general`` and ``all`` (the files of the other two,
+    """The ``configs:`` entries of a corpus folder: ``translation``, ``general`` and ``all`` (the files of the other two,
     not a copy); ``translation`` is the default when present.
 
     With a build ``report`` the entries list the build's own file names, not patterns: ``datasets`` keys its cache
@@ -99,11 +97,7 @@ def render_dataset_card(config: Any, report: dict[str, Any], repo_id: str | None
 
 def write_dataset_card(folder: str | Path, config: Any, report: dict[str, Any], repo_id: str | None = None) -> Path:
     """Write ``README.md`` (the rendered card) into the corpus folder and return its path."""
-    path = Path(folder) / "README.md"
-    tmp = path.with_name(".README.md.tmp")
-    tmp.write_text(str(render_dataset_card(config, report, repo_id)) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text(Path(folder) / "README.md", str(render_dataset_card(config, report, repo_id)) + "\n")
 
 
 def corpus_name_style(folder: str | Path) -> str | None:
@@ -121,7 +115,5 @@ def set_dataset_repo_id(folder: str | Path, repo_id: str) -> Path:
     report_path = Path(folder) / REPORT_FILE
     report = read_json(report_path, missing="not a corpus folder: build_report.json is missing (run `coit-hf data build`)")
     report[HUB_ID_KEY] = repo_id
-    tmp = report_path.with_name(f".{REPORT_FILE}.tmp")
-    tmp.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, report_path)
+    write_json(report_path, report)
     return write_dataset_card(folder, None, report, repo_id)

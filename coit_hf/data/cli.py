@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from coit_hf.errors import CoitError, ConfigError
+from coit_hf.files import parse_key_values, split_key_value, write_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -94,9 +94,7 @@ def _build_config(args: argparse.Namespace):
     if args.gettext:
         extra.append(SourceSpec(type="gettext", src_lang=args.src_lang, tgt_lang=args.tgt_lang, license="GPL/LGPL (per package)"))
     for item in args.alpaca:
-        lang, sep, path = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--alpaca takes LANG=FILE, got {item!r}")
+        lang, path = split_key_value(item, "--alpaca", form="LANG=FILE")
         extra.append(SourceSpec(type="alpaca", path=path, lang=lang))
     config.sources.extend(extra)
     if args.name:
@@ -137,12 +135,9 @@ def run_build(args: argparse.Namespace) -> int:
         return 0
     if args.report:  # temp file + rename: a full disk never leaves half a report
         target = Path(args.report)
-        tmp = target.with_name(f".{target.name}.tmp")
         try:
-            tmp.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-            tmp.replace(target)
+            write_json(target, report)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise CoitError(f"cannot write the build report {target}: {exc.strerror or exc}") from exc
     print(format_report_table(report))
     print(f"wrote {args.output} ({report['totals']['train']} train / {report['totals']['validation']} validation rows, "
@@ -164,19 +159,18 @@ def run_mixture(args: argparse.Namespace) -> int:
     """Resolve a mixture and print rows per subset and source."""
     from collections import Counter
 
-    from coit_hf.atomic import require_output_file
     from coit_hf.data.mixture import load_mixture, load_mixture_file, parse_shorthand
+    from coit_hf.files import require_output_file
 
     if Path(args.spec).suffix in (".yaml", ".yml") or Path(args.spec).is_file():
         config = load_mixture_file(args.spec)
     else:
         if not args.corpus:
             raise ConfigError("a shorthand mixture needs --corpus")
-        pairs = [c.partition("=") for c in args.corpus]
-        if len(pairs) == 1 and not pairs[0][1]:
+        if len(args.corpus) == 1 and "=" not in args.corpus[0]:
             corpus: object = args.corpus[0]
         else:
-            corpus = {lang: path for lang, sep, path in pairs if sep}
+            corpus = parse_key_values(args.corpus, "--corpus", form="LANG=FOLDER (or one folder)")
         config = parse_shorthand(args.spec, corpus, seed=args.seed)  # type: ignore[arg-type]
     if args.write_yaml:
         require_output_file(args.write_yaml, "--write-yaml")

@@ -16,10 +16,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coit_hf.data.sources import iter_jsonl, iter_text_lines
 from coit_hf.errors import InputError
-from coit_hf.jsonfile import read_json
-from coit_hf.scripts import dominant_script
+from coit_hf.files import iter_jsonl, iter_text_lines, read_json
+from coit_hf.writing_systems import dominant_script
 
 logger = logging.getLogger(__name__)
 

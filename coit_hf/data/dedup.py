@@ -14,10 +14,11 @@ order, with contaminated ones skipped", so these decisions are computed here.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from coit_hf.files import replacing
 
 SIGNATURE = np.dtype([("bucket", "<u4"), ("near", "<u8"), ("exact", "<u8"), ("pos", "<i8"), ("bad", "u1")])
 KEPT, DUPLICATE, NEAR_DUPLICATE, CONTAMINATED = 0, 1, 2, 3
@@ -25,10 +26,8 @@ REASONS = {DUPLICATE: "duplicate", NEAR_DUPLICATE: "near_duplicate", CONTAMINATE
 
 
 def _save(path: Path, **arrays: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with replacing(path) as tmp, tmp.open("wb") as handle:  # a handle: np.savez would append .npz to a name
+        np.savez(handle, **arrays)
 
 
 def write_signatures(path: Path, near: list[int], exact: list[int], pos: list[int], bad: list[int],

@@ -1,4 +1,4 @@
-"""Training mixtures (contract 2): TRL's ``DatasetMixtureConfig`` plus a seed, ``subset`` filters and ``num_rows``
+"""Training mixtures: TRL's ``DatasetMixtureConfig`` plus a seed, ``subset`` filters and ``num_rows``
 slices, read from YAML or from the paper's shorthand ``translation_en-zh[:100000]+alpaca_en+alpaca_zh``.
 
 Example YAML::
@@ -25,8 +25,9 @@ from typing import Any
 import yaml
 from trl.scripts.utils import DatasetConfig, DatasetMixtureConfig
 
-from coit_hf.data.validate import check_mapping, field_lines, line_of, read_yaml
+from coit_hf.data.validate import check_mapping
 from coit_hf.errors import CoitError, ConfigError, InputError
+from coit_hf.files import field_lines, line_of, read_yaml, write_text
 
 logger = logging.getLogger(__name__)
 
@@ -100,13 +101,9 @@ class CoitMixtureConfig(DatasetMixtureConfig):
     def to_yaml(self, path: str | os.PathLike[str]) -> Path:
         """Write the mixture as YAML (temp file then rename) and return the path."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
         try:
-            tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True), encoding="utf-8")
-            tmp.replace(path)
-        except OSError as exc:  # e.g. a full disk: leave neither a partial file nor the temp behind
-            tmp.unlink(missing_ok=True)
+            write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True))
+        except OSError as exc:  # e.g. a full disk: neither a partial file nor the temp is left
             raise CoitError(f"cannot write the mixture file {path}: {exc.strerror or exc}") from exc
         return path
 
@@ -156,7 +153,7 @@ def _mixture_problem(data: Mapping[str, Any]) -> tuple[str, str] | None:
 
 
 def load_mixture_file(path: str | os.PathLike[str]) -> CoitMixtureConfig:
-    """Read a mixture YAML (contract 2); errors name the file."""
+    """Read a mixture YAML; errors name the file."""
     path = Path(path)
     data = read_yaml(path, "mixture file")
     if not isinstance(data, dict) or not isinstance(data.get("datasets"), list):

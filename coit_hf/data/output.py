@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from coit_hf.errors import ConfigError
+from coit_hf.files import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +88,7 @@ def write_marker(folder: Path, tag: str) -> None:
     """Mark ``folder`` as a coit-hf corpus (build tag and version)."""
     from coit_hf import __version__
 
-    (folder / MARKER).write_text(json.dumps({"tool": "coit-hf", "version": __version__, "build": tag}) + "\n",
-                                 encoding="utf-8")
+    write_json(folder / MARKER, {"tool": "coit-hf", "version": __version__, "build": tag}, indent=None)
 
 
 def swap_into_place(new: Path, output: Path) -> None:

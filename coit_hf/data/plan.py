@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from coit_hf.data.sources import LINE_RANGE_TYPES, SourceSpec, is_json_array, require_file
+from coit_hf.data.sources import LINE_RANGE_TYPES, SourceSpec, is_json_array
+from coit_hf.files import replacing, require_file
 
 if TYPE_CHECKING:
     from coit_hf.data.build import BuildConfig
@@ -65,11 +66,8 @@ class BuildPlan:
         return Path(self.work, *parts)
 
     def save(self) -> None:
-        target = self.path(PLAN_FILE)
-        tmp = target.with_name(target.name + ".tmp")
-        with tmp.open("wb") as handle:
+        with replacing(self.path(PLAN_FILE)) as tmp, tmp.open("wb") as handle:
             pickle.dump(self, handle)
-        tmp.replace(target)
 
 
 _PLANS: dict[tuple[str, int, int], BuildPlan] = {}

@@ -19,7 +19,7 @@ from coit_hf.data.records import InstructionRecord, ParallelPair
 from coit_hf.data.validate import check_instance
 from coit_hf.errors import ConfigError
 from coit_hf.languages import get_language
-from coit_hf.scripts import script_share
+from coit_hf.writing_systems import script_share
 
 FILTERS: tuple[str, ...] = (
     "empty", "too_short", "too_long", "length_ratio", "copy", "wrong_script", "wrong_language", "duplicate",

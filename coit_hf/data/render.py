@@ -1,4 +1,4 @@
-"""Render kept records as corpus rows (contract 1): Alpaca columns, provenance, subset and chat ``messages``.
+"""Render kept records as corpus rows: Alpaca columns, provenance, subset and chat ``messages``.
 
 Translation pairs become instruction rows: one of the English translation-instruction paraphrases
 (:data:`coit_hf.templates.TRANSLATION_INSTRUCTIONS`), round-robin by training-row index, always the first one for

@@ -13,7 +13,6 @@ import ast
 import codecs
 import csv
 import functools
-import itertools
 import json
 import logging
 import os
@@ -26,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from coit_hf.data.records import InstructionRecord, ParallelPair, normalize_text
-from coit_hf.data.validate import check_mapping, line_of
+from coit_hf.data.validate import check_mapping
 from coit_hf.errors import ConfigError, InputError
+from coit_hf.files import iter_jsonl, iter_text_lines, line_containing, line_of, require_file
 from coit_hf.languages import get_language
 
 logger = logging.getLogger(__name__)
@@ -142,74 +142,15 @@ class SourceSpec:
         try:
             get_language(code)
         except ConfigError as exc:
-            raise InputError(str(exc), path=self.origin, line=_line_of(self.origin, code), field=key) from None
+            raise InputError(str(exc), path=self.origin, line=line_containing(self.origin, code), field=key) from None
 
     def _error(self, message: str, key: str) -> InputError:
         return InputError(message, path=self.origin, field=key)
 
 
-def _line_of(path: str | None, token: str) -> int | None:
-    """1-based line of the first occurrence of ``token`` in a (config) file, for error messages."""
-    if not path or not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if token in line:
-                return number
-    return None
-
-
 # ---------------------------------------------------------------------------------------------------------- lines
 LINE_RANGE_TYPES = ("parallel", "tsv", "jsonl")
 """Source types read line by line: a build can split them into line ranges read by different tasks."""
-
-
-def require_file(path: str | os.PathLike[str], *, missing: str = "file not found") -> Path:
-    """``path`` as a Path when it is a non-empty regular file; otherwise an :class:`InputError` with the real cause."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError("is a directory, expected a file", path=path)
-    if not path.is_file():
-        raise InputError(missing, path=path)
-    if path.stat().st_size == 0:
-        raise InputError("file is empty", path=path)
-    return path
-
-
-def iter_text_lines(path: str | os.PathLike[str], start: int = 0,
-                    stop: int | None = None) -> Iterator[tuple[int, str]]:
-    """Yield (1-based line number, decoded line without the newline) of a UTF-8 file; errors name file and line.
-
-    ``start``/``stop`` restrict it to the 0-based line range [start, stop): lines before ``start`` are skipped
-    without being decoded. Raises :class:`InputError` for a missing or empty file and for bytes that are not UTF-8.
-    """
-    path = require_file(path)
-    with path.open("rb") as handle:
-        lines = itertools.islice(handle, start, stop) if start or stop is not None else handle
-        for number, raw in enumerate(lines, start=start + 1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(f"not valid UTF-8 ({exc.reason} at byte {exc.start} of the line)",
-                                 path=path, line=number) from None
-            if number == 1:
-                text = text.removeprefix("\ufeff")
-            yield number, text.rstrip("\r\n")
-
-
-def iter_jsonl(path: str | os.PathLike[str], start: int = 0,
-               stop: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-blank line of a JSONL file (optionally of a 0-based line range)."""
-    for number, text in iter_text_lines(path, start, stop):
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"broken JSON line: {exc.msg} (column {exc.colno})", path=path, line=number) from None
-        if not isinstance(obj, dict):
-            raise InputError("each JSONL line must be a JSON object", path=path, line=number)
-        yield number, obj
 
 
 def iter_json_array(path: str | os.PathLike[str], *, chunk_size: int = 1 << 20) -> Iterator[tuple[int, dict]]:

@@ -16,7 +16,6 @@ Per-subset counts go into datatrove's stats (``<subset>/<counter>`` labels); the
 from __future__ import annotations
 
 import heapq
-import json
 import os
 import pickle
 from collections import Counter, defaultdict
@@ -42,6 +41,7 @@ from coit_hf.data.render import (
 )
 from coit_hf.data.sources import is_json_array, iter_source
 from coit_hf.errors import CoitError
+from coit_hf.files import read_json, write_json
 from coit_hf.templates import (
     TRANSLATION_INSTRUCTIONS,
     assistant_message,
@@ -61,10 +61,7 @@ STAT_SEP = "/"
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json(path, data, indent=None)
 
 
 class CorpusStep(PipelineStep):
@@ -241,7 +238,7 @@ def validation_ids(plan: BuildPlan) -> dict[str, set[str]]:
     size = int(plan.config.validation_size)
     merged: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
     for task in range(plan.tasks):
-        data = json.loads(plan.path("validation", f"{task:05d}.json").read_text(encoding="utf-8"))
+        data = read_json(plan.path("validation", f"{task:05d}.json"))
         for subset, entries in data.items():
             merged[subset].extend((h, p, row_id) for h, p, row_id in entries)
     return {subset: {row_id for _, _, row_id in heapq.nsmallest(size, entries)}

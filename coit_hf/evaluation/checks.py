@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from coit_hf.atomic import require_model_path, require_output_dir
 from coit_hf.errors import ConfigError
+from coit_hf.files import require_model_path, require_output_dir
 
 QA_FAMILIES = ("xquad", "mlqa", "mieval")
 """Families whose task names carry one language (``coit_xquad:zh``); ``flores101`` carries ``SRC-TGT``."""

@@ -7,21 +7,24 @@ import json
 import math
 
 from coit_hf.errors import ConfigError
+from coit_hf.files import parse_key_values
+
+
+def _metadata_value(text: str) -> object:
+    """A ``--metadata`` value: JSON when it parses (numbers/booleans stay typed: translation_pairs=1000 -> 1000),
+    else the text."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{text} is not a finite number")
+    return value
 
 
 def _metadata(items: list[str]) -> dict:
-    out: dict = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--metadata expects key=value, got {item!r}")
-        try:
-            out[key] = json.loads(value)  # numbers/booleans stay typed: translation_pairs=1000 -> 1000
-        except json.JSONDecodeError:
-            out[key] = value
-        if isinstance(out[key], float) and not math.isfinite(out[key]):
-            raise ConfigError(f"--metadata {item!r}: {value} is not a finite number")
-    return out
+    return parse_key_values(items, "--metadata", form="key=value", convert=_metadata_value, strip=False,
+                            allow_empty_value=True)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -93,14 +96,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     register_compare(subparsers)
 
 
+def _row_count(text: str) -> int:
+    if not text.isdigit():
+        raise ConfigError("expected a whole number of rows, e.g. mlqa=5137")
+    return int(text)
+
+
 def _expected_rows(items: list[str]) -> dict[str, int]:
-    out = {}
-    for item in items:
-        family, sep, value = item.partition("=")
-        if not sep or not value.isdigit():
-            raise ConfigError(f"--expected-rows expects FAMILY=N (e.g. mlqa=5137), got {item!r}")
-        out[family] = int(value)
-    return out
+    return parse_key_values(items, "--expected-rows", form="FAMILY=N (e.g. mlqa=5137)", convert=_row_count)
 
 
 def run_prepare(args: argparse.Namespace, sources: dict) -> int:

@@ -23,7 +23,7 @@ import sacrebleu
 from coit_hf import langid
 from coit_hf.errors import ConfigError
 from coit_hf.languages import get_language
-from coit_hf.scripts import script_counts
+from coit_hf.writing_systems import script_counts
 
 SPBLEU_TOKENIZER = "flores101"
 

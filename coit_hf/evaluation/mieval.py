@@ -16,7 +16,6 @@ between two runs (:func:`coit_hf.evaluation.compare.load_generations`).
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -29,12 +28,12 @@ from lighteval.metrics.utils.metric_utils import SampleLevelMetric
 from lighteval.tasks.lighteval_task import LightevalTaskConfig
 from lighteval.tasks.requests import Doc, SamplingMethod
 
-from coit_hf.atomic import write_atomic
 from coit_hf.errors import InputError
 from coit_hf.evaluation import metrics
 from coit_hf.evaluation.prompts import STOP_SEQUENCES, build_prompt, prediction_of
 from coit_hf.evaluation.results import GENERATIONS_FILE
 from coit_hf.evaluation.sources import DEFAULT_SOURCES, INSTRUCTION_KEYS, DataSource, materialize
+from coit_hf.files import write_jsonl
 from coit_hf.languages import language_codes
 
 logger = logging.getLogger(__name__)
@@ -134,5 +133,4 @@ def generation_rows(details: Mapping[str, list]) -> list[dict[str, Any]]:
 
 def write_generations(rows: list[dict[str, Any]], output_dir: str | os.PathLike[str]) -> Path:
     """Write generation rows as ``<output_dir>/coit_generations.jsonl`` (temp file + rename); return the path."""
-    return write_atomic(Path(output_dir) / GENERATIONS_FILE,
-                        lambda handle: handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    return write_jsonl(Path(output_dir) / GENERATIONS_FILE, rows)

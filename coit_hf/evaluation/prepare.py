@@ -11,7 +11,6 @@ import datetime
 import os
 from pathlib import Path
 
-from coit_hf.atomic import replacing
 from coit_hf.errors import ConfigError
 from coit_hf.evaluation import hub_sources
 from coit_hf.evaluation.sources import (
@@ -25,8 +24,8 @@ from coit_hf.evaluation.sources import (
     materialize,
     read_parquet_rows,
     read_provenance,
-    write_json_atomic,
 )
+from coit_hf.files import read_json, write_json, write_parquet
 
 MANIFEST_VERSION = 1
 
@@ -96,23 +95,19 @@ def fetch_units(units: dict[str, tuple[str, ...]], sources: dict[str, DataSource
 
 def write_prepared(fetched: dict[str, tuple[list[dict], dict]], output: str | os.PathLike[str]) -> dict:
     """Write the Parquet files (temp file + rename each) and then ``manifest.json`` (merged with an existing one)."""
-    import datasets
 
     root = Path(output)
     manifest_path = root / MANIFEST_FILE
     manifest = {"coit_hf_eval_data": MANIFEST_VERSION, "files": {}}
     if manifest_path.is_file():
-        import json
-
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = read_json(manifest_path)
     for name, (rows, provenance) in fetched.items():
         target = root / name
-        with replacing(target) as tmp:
-            datasets.Dataset.from_list(rows).to_parquet(str(tmp))
+        write_parquet(target, rows)
         entry = {**provenance, "rows": len(rows), "local": name, "sha256": hub_sources.sha256_of(target)}
         manifest["files"][name] = entry
     manifest["updated"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    write_json_atomic(manifest_path, manifest)
+    write_json(manifest_path, manifest)
     return manifest
 
 

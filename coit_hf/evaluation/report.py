@@ -6,18 +6,16 @@ languages both cover (with B > 0) of (A - B) / B, in percent.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import textwrap
 from pathlib import Path
 from typing import Any
 
-from coit_hf.atomic import replacing, require_output_dir
 from coit_hf.errors import InputError
 from coit_hf.evaluation.compare.output import card_section
 from coit_hf.evaluation.results import load_results, run_label, split_task_name
-from coit_hf.jsonfile import read_json
+from coit_hf.files import read_json, require_output_dir, write_json, write_png, write_text
 from coit_hf.published import public_name
 
 # Metrics shown per benchmark family, in order; the first present in the results is used for each.
@@ -150,7 +148,7 @@ def report_chart(report: dict[str, Any], path: str | os.PathLike[str]) -> None:
     from coit_hf.analysis.plotting import pyplot
 
     fig = report_figure(report)
-    _atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    write_png(path, fig, dpi=110, bbox_inches="tight")
     pyplot().close(fig)
 
 
@@ -232,18 +230,11 @@ def _gain_panel(ax: Any, gains: dict[str, dict[str, float | None]], runs: list[s
         ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=len(runs))
 
 
-def _atomic_write(target: Path, write) -> None:
-    with replacing(target) as tmp:
-        write(str(tmp))
-
-
 def write_report(report: dict[str, Any], output_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """Write ``report.json``, ``report.md`` and ``report.png`` into ``output_dir``; return their paths."""
     out = require_output_dir(output_dir)
     paths = {"json": out / "report.json", "markdown": out / "report.md", "png": out / "report.png"}
-    text = json.dumps(report, ensure_ascii=False, indent=2, allow_nan=False) + "\n"  # inputs were checked finite
-    _atomic_write(paths["json"], lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    md = report_markdown(report, embed_figure=paths["png"].name)
-    _atomic_write(paths["markdown"], lambda tmp: Path(tmp).write_text(md, encoding="utf-8"))
+    write_json(paths["json"], report)  # inputs were checked finite
+    write_text(paths["markdown"], report_markdown(report, embed_figure=paths["png"].name))
     report_chart(report, paths["png"])
     return paths

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from coit_hf.errors import InputError
-from coit_hf.jsonfile import read_json
+from coit_hf.files import read_json
 
 RESULTS_FILE = "coit_results.json"
 GENERATIONS_FILE = "coit_generations.jsonl"

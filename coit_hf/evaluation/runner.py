@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coit_hf.atomic import write_atomic
 from coit_hf.errors import CoitError, ConfigError, InputError
 from coit_hf.evaluation import lighteval_compat, metrics
 from coit_hf.evaluation.checks import check_eval_settings
@@ -35,6 +34,7 @@ from coit_hf.evaluation.results import (
     finite_scores,
 )
 from coit_hf.evaluation.sources import DataSource
+from coit_hf.files import write_json
 from coit_hf.published import public_name
 
 logger = logging.getLogger(__name__)
@@ -241,13 +241,8 @@ def benchmark_version_notes(sources: dict[str, dict]) -> list[str]:
 def write_results(results: dict, output_dir: str | os.PathLike[str]) -> Path:
     """Write ``coit_results.json`` atomically (temp file + rename) and return its path."""
     target = Path(output_dir) / RESULTS_FILE
-
-    def dump(handle) -> None:
-        json.dump(results, handle, ensure_ascii=False, indent=2, allow_nan=False)
-        handle.write("\n")
-
     try:
-        write_atomic(target, dump)
+        write_json(target, results)
     except (OSError, ValueError) as exc:  # a full disk or a NaN: no partial results file is left
         raise CoitError(f"cannot write {target}: {getattr(exc, 'strerror', None) or exc}") from exc
     return target

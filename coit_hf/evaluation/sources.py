@@ -44,9 +44,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-from coit_hf.atomic import replacing, write_text_atomic
 from coit_hf.errors import ConfigError, InputError
-from coit_hf.jsonfile import read_json
+from coit_hf.files import iter_jsonl, read_json, write_json, write_parquet
+from coit_hf.flores_files import find_flores_file
 from coit_hf.languages import get_language, language_codes
 
 logger = logging.getLogger(__name__)
@@ -144,25 +144,17 @@ def _cached(key: str) -> str | None:
     return str(folder) if (folder / f"{LOCAL_SPLIT}-00000-of-00001.parquet").exists() else None
 
 
-def write_json_atomic(path: Path, data: object) -> None:
-    """Write ``data`` as JSON to ``path`` through a temp file and a rename (never half-written)."""
-    write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-
-
 def _write_parquet_folder(rows: list[dict], key: str, provenance: dict | None = None) -> str:
     """Write rows as a one-split Parquet folder named by ``key``'s hash (atomic rename), with its provenance file
     (``.coit_source.json``, written first); return the folder."""
-    import datasets
-
     folder = _cache_folder(key)
     target = folder / f"{LOCAL_SPLIT}-00000-of-00001.parquet"
     if target.exists():
         return str(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if provenance is not None:
-        write_json_atomic(folder / PROVENANCE_FILE, provenance)
-    with replacing(target) as tmp:
-        datasets.Dataset.from_list(rows).to_parquet(str(tmp))
+        write_json(folder / PROVENANCE_FILE, provenance)
+    write_parquet(target, rows)
     return str(folder)
 
 
@@ -171,7 +163,7 @@ def read_provenance(folder: str | os.PathLike[str]) -> dict | None:
     path = Path(folder) / PROVENANCE_FILE
     if not path.is_file():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_json(path)
 
 
 def _local_provenance(family: str, files: list[Path], rows: int, split: str) -> dict:
@@ -184,7 +176,7 @@ def _local_provenance(family: str, files: list[Path], rows: int, split: str) -> 
         manifest = file.parent.parent / MANIFEST_FILE
         name = f"{file.parent.name}/{file.name}"
         if manifest.is_file():
-            entry = json.loads(manifest.read_text(encoding="utf-8")).get("files", {}).get(name)
+            entry = read_json(manifest).get("files", {}).get(name)
             if entry is not None:
                 entries.append({**entry, "local": name})
                 continue
@@ -289,14 +281,7 @@ def _read_flores_texts(source: DataSource, langs: tuple[str, ...]) -> list[dict]
     if path.is_file():
         if path.suffix != ".jsonl":
             raise InputError("a Flores-style file source must be .jsonl (one object of aligned texts per line)", path=path)
-        rows_raw = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rows_raw.append((number, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise InputError(f"not valid JSON: {exc.msg}", path=path, line=number) from None
+        rows_raw = list(iter_jsonl(path))
         for lang in langs:
             for number, row in rows_raw:
                 if not isinstance(row.get(lang), str):
@@ -304,14 +289,7 @@ def _read_flores_texts(source: DataSource, langs: tuple[str, ...]) -> list[dict]
             columns[lang] = [row[lang] for _, row in rows_raw]
     else:
         for lang in langs:
-            language = get_language(lang)
-            names = [f"{language.flores101_code}.{source.split}", f"{lang}.{source.split}", f"{lang}.txt",
-                     f"{language.flores101_code}.txt"]
-            candidates = [path / n for n in names] + [path / source.split / n for n in names]
-            found = next((c for c in candidates if c.is_file()), None)
-            if found is None:
-                raise InputError(f"no sentence file for language {lang!r} (looked for {', '.join(names)})", path=path)
-            columns[lang] = found.read_text(encoding="utf-8").rstrip("\n").split("\n")
+            columns[lang] = find_flores_file(path, lang, source.split).read_text(encoding="utf-8").rstrip("\n").split("\n")
         lengths = {lang: len(v) for lang, v in columns.items()}
         if len(set(lengths.values())) != 1:
             raise InputError(f"sentence files are not aligned (line counts {lengths})", path=path)
@@ -331,14 +309,7 @@ def _read_json_rows(path: Path) -> list[tuple[int, dict]]:
     except FileNotFoundError:
         raise InputError("instruction file not found", path=path) from None
     if path.suffix == ".jsonl":
-        rows = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    rows.append((number, json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"not valid JSON: {exc.msg}", path=path, line=number) from None
-        return rows
+        return list(iter_jsonl(path))
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import json
 import logging
 import math
 import os
@@ -16,9 +15,9 @@ from typing import Any
 
 from huggingface_hub import ModelCard, ModelCardData
 
-from coit_hf.errors import CoitError, InputError
+from coit_hf.errors import CoitError, ConfigError, InputError
+from coit_hf.files import read_json, replacing, split_key_value, write_json, write_text
 from coit_hf.hub.model_index import build_model_index
-from coit_hf.jsonfile import read_json
 from coit_hf.languages import get_language
 from coit_hf.published import project_url, public_name
 
@@ -268,22 +267,17 @@ def write_model_card(info: CardInfo, folder: str | os.PathLike[str]) -> Path:
         dest = folder / "images" / src.name
         dest.parent.mkdir(exist_ok=True)
         if src.resolve() != dest.resolve():
-            shutil.copyfile(src, dest)
+            with replacing(dest) as tmp:
+                shutil.copyfile(src, tmp)
         attached.append(CardAttachment(item.title, f"images/{src.name}"))
     info = public_card_info(CardInfo(**{**info.__dict__, "attachments": attached}))
     card = render_model_card(info)
     path = folder / "README.md"
-    tmp = folder / ".README.md.tmp"
     state = dict(info.__dict__, attachments=[a.__dict__ for a in info.attachments])
-    state_tmp = folder / f".{CARD_STATE}.tmp"
     try:
-        tmp.write_text(str(card), encoding="utf-8")
-        os.replace(tmp, path)
-        state_tmp.write_text(json.dumps(state, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-        os.replace(state_tmp, folder / CARD_STATE)
+        write_text(path, str(card))
+        write_json(folder / CARD_STATE, state, default=str, allow_nan=True)
     except OSError as exc:  # e.g. a full disk: no partial file is left, a previous card stays
-        tmp.unlink(missing_ok=True)
-        state_tmp.unlink(missing_ok=True)
         raise CoitError(f"cannot write the model card {path}: {exc.strerror or exc}") from exc
     logger.info("wrote model card %s", path)
     return path
@@ -339,13 +333,14 @@ def parse_attachments(specs: list[str] | None) -> list[CardAttachment]:
     """``TITLE=PATH`` strings (recipe ``card_attachments``) to attachments; each must be an existing image."""
     out = []
     for spec in specs or []:
-        title, sep, path = spec.partition("=")
-        if not sep or not title.strip() or not path.strip():
-            raise InputError(f"card attachment {spec!r} is not TITLE=PATH", field="card_attachments")
-        image = Path(path.strip())
+        try:
+            title, path = split_key_value(spec, "card attachment", form="TITLE=PATH")
+        except ConfigError as exc:
+            raise InputError(str(exc), field="card_attachments") from None
+        image = Path(path)
         if not image.is_file():  # checked before training, not when the card is written after it
             raise InputError("card attachment not found" if not image.exists() else "card attachment is not a file",
                              path=image, field="card_attachments")
         check_image(image)
-        out.append(CardAttachment(title.strip(), path.strip()))
+        out.append(CardAttachment(title, path))
     return out

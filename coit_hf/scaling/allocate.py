@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from coit_hf.atomic import write_text_atomic
 from coit_hf.errors import ConfigError
+from coit_hf.files import write_text
 from coit_hf.scaling.laws import FitResult
 
 logger = logging.getLogger(__name__)
@@ -294,7 +294,7 @@ def write_yaml(data: Mapping[str, Any], path: str | os.PathLike, header: str = "
     text = "".join(f"# {line}\n" for line in header.splitlines()) + yaml.safe_dump(
         dict(data), sort_keys=False, allow_unicode=True
     )
-    return write_text_atomic(path, text)
+    return write_text(path, text)
 
 
 def write_mixture(allocation: Allocation, path: str | os.PathLike, **kwargs: Any) -> Path:

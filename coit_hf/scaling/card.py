@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from coit_hf.errors import InputError
-from coit_hf.jsonfile import read_json
+from coit_hf.files import read_json
 
 
 def card_section(fits_path: str | os.PathLike) -> tuple[str, list[tuple[str, str]]]:

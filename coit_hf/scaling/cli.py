@@ -8,8 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from coit_hf.atomic import require_output_dir, require_output_file
 from coit_hf.errors import ConfigError, InputError
+from coit_hf.files import parse_key_values, require_output_dir, require_output_file
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +32,12 @@ def parse_size(text: str) -> int:
 
 
 def _finite(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
     if not math.isfinite(value):
-        raise ValueError(text)
+        raise ConfigError("expected a finite number")
     return value
 
 
@@ -47,17 +50,7 @@ def _size_option(text: str, option: str) -> int:
 
 def _key_values(items: list[str] | None, name: str, cast=_finite) -> dict[str, Any]:
     """Parse repeated ``lang=value`` options."""
-    out: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ConfigError(f"--{name} expects LANG=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            out[key.strip()] = cast(value.strip())
-        except (ValueError, ConfigError) as exc:
-            why = f": {exc}" if isinstance(exc, ConfigError) else " (expected a finite number)"
-            raise ConfigError(f"--{name} {item!r}: bad value {value!r}{why}") from None
-    return out
+    return parse_key_values(items, f"--{name}", form="LANG=VALUE", convert=cast)
 
 
 def _only_fitted(option: str, values: dict[str, Any] | float | None, fitted: Any, path: str) -> None:
@@ -294,7 +287,7 @@ def sweep_variants(
     Each run entry says which ``--metadata`` to pass to ``coit-hf eval`` so that ``scaling fit`` can read the
     results back (its ``coit_results.json`` metadata: ``translation_pairs`` and ``lang``).
     """
-    from coit_hf.data.validate import read_yaml
+    from coit_hf.files import read_yaml
     from coit_hf.scaling.allocate import mixture_dict, write_yaml
     from coit_hf.scaling.observations import write_json
 

@@ -11,7 +11,6 @@ An observation is one trained-and-evaluated run: language, number of translation
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import math
 import os
@@ -20,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coit_hf.atomic import write_atomic
+from coit_hf import files
 from coit_hf.errors import InputError
-from coit_hf.jsonfile import read_json
+from coit_hf.files import read_json
 from coit_hf.scaling.laws import FitResult
 
 logger = logging.getLogger(__name__)
@@ -86,10 +85,7 @@ def read_table(path: str | os.PathLike, metrics: Sequence[str] = DEFAULT_METRICS
             reader = csv.DictReader(handle)
             # Line numbers count the header as line 1.
             return [_from_record(row, metrics, path=path, line=i) for i, row in enumerate(reader, start=2)]
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    data = read_json(path)
     if isinstance(data, dict) and "tasks" in data:
         return [read_result_file(path, metrics=metrics)]
     runs = data.get("runs") if isinstance(data, dict) else data
@@ -118,10 +114,7 @@ def _load_results(path: Path) -> dict[str, Any]:
                 return getattr(loaded, attr)()
         if hasattr(loaded, "__dict__"):
             return dict(vars(loaded))
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    return read_json(path)
 
 
 def read_result_file(
@@ -215,11 +208,7 @@ def _finite_or_null(data: Any) -> Any:
 
 def write_json(data: Any, path: str | os.PathLike) -> Path:
     """Write JSON atomically (temp file + rename); NaN and infinite numbers are written as null."""
-    def dump(handle) -> None:
-        json.dump(_finite_or_null(data), handle, indent=2, ensure_ascii=False, allow_nan=False)
-        handle.write("\n")
-
-    return write_atomic(path, dump)
+    return files.write_json(path, _finite_or_null(data))
 
 
 def read_fits(path: str | os.PathLike) -> dict[str, FitResult]:

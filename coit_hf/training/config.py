@@ -16,6 +16,7 @@ from pathlib import Path
 from trl import ModelConfig, ScriptArguments, SFTConfig, TrlParser
 
 from coit_hf.errors import ConfigError, InputError
+from coit_hf.files import line_of, read_yaml
 from coit_hf.templates import CHAT_TEMPLATE_NAMES, chat_template_path
 
 
@@ -37,7 +38,7 @@ class CoitScriptArguments(ScriptArguments):
     )
     messages_column: str = field(
         default="messages",
-        metadata={"help": "Conversational column of the corpus (contract 1: `messages`); other columns are dropped."},
+        metadata={"help": "Conversational column of the corpus (a coit-hf corpus has `messages`); other columns are dropped."},
     )
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Keep only the first N training rows (demos, smoke tests)."}
@@ -118,7 +119,6 @@ def parse_recipe(
 
 def check_languages(script_args: CoitScriptArguments, recipe: str | None) -> None:
     """Every code in ``languages`` must be in the language registry (it names the model card's languages)."""
-    from coit_hf.data.validate import line_of  # noqa: PLC0415
     from coit_hf.languages import get_language  # noqa: PLC0415
 
     for code in script_args.languages or []:
@@ -132,7 +132,6 @@ def check_push_settings(training_args: SFTConfig, recipe: str | None) -> None:
     """With ``push_to_hub``: a valid ``hub_model_id`` and a token, checked before any training. A ``hub_token``
     given in the recipe or on the command line moves to ``HF_TOKEN`` so it is never pickled into
     ``training_args.bin`` (saved in the output folder, every checkpoint, and pushed with the model)."""
-    from coit_hf.data.validate import line_of  # noqa: PLC0415
 
     if training_args.hub_token:
         os.environ["HF_TOKEN"] = training_args.hub_token
@@ -157,7 +156,6 @@ def check_recipe_keys(parser: TrlParser, args: list[str]) -> None:
     e.g. bf16 on a CPU machine, would otherwise speak first)."""
     if "--config" not in args or args.index("--config") + 1 >= len(args):
         return
-    from coit_hf.data.validate import line_of, read_yaml  # noqa: PLC0415 - YAML errors with file and line
 
     path = args[args.index("--config") + 1]
     try:
@@ -265,7 +263,6 @@ def _range_problem(value: object, low: float, low_ok: bool, high: float | None, 
 
 def raw_values(parser: TrlParser, argv: list[str]) -> dict[str, object]:
     """The recipe's values as given (YAML, then command-line overrides converted by their argparse types)."""
-    from coit_hf.data.validate import read_yaml  # noqa: PLC0415
 
     values: dict[str, object] = {}
     if "--config" in argv[:-1]:
@@ -289,7 +286,6 @@ def raw_values(parser: TrlParser, argv: list[str]) -> dict[str, object]:
 
 def check_ranges(values: dict[str, object], recipe: str | None) -> None:
     """Range/NaN checks of the numeric fields in ``values``; an error names the recipe file, line and field."""
-    from coit_hf.data.validate import line_of  # noqa: PLC0415
 
     for key, (low, low_ok, high, none_ok) in _RANGES.items():
         if key not in values:
@@ -303,7 +299,6 @@ def check_values(script_args: CoitScriptArguments, training_args: SFTConfig, mod
                  recipe: str | None) -> None:
     """Range/NaN checks of every numeric field the recipe sets, zero training steps, ``output_dir`` that is a file
     and misspelt ``model_init_kwargs`` keys; each error names the recipe file, line and field."""
-    from coit_hf.data.validate import line_of  # noqa: PLC0415
 
     def fail(key: str, message: str) -> None:
         raise InputError(message, path=recipe, line=line_of(recipe, key), field=key)
@@ -334,7 +329,6 @@ def check_values(script_args: CoitScriptArguments, training_args: SFTConfig, mod
 def check_model_init_kwargs(kwargs: object, recipe: str | None) -> None:
     """Keys of ``model_init_kwargs`` must be ``from_pretrained`` options (config attributes are checked when the
     model's config is read, see :func:`coit_hf.training.modeling.check_init_kwargs_against_config`)."""
-    from coit_hf.data.validate import line_of  # noqa: PLC0415
 
     if kwargs is None:
         return

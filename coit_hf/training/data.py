@@ -1,4 +1,4 @@
-"""Training data: a CoIT corpus (folder or Hub id, contract 1) or a mixture (contract 2), reduced to chat rows."""
+"""Training data: a CoIT corpus (folder or Hub id, as `coit-hf data build` writes it) or a mixture YAML, reduced to chat rows."""
 
 from __future__ import annotations
 

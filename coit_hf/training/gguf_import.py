@@ -8,16 +8,13 @@ config without ``quantization_config``, copy the weights, and save it with its t
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from coit_hf.atomic import normal_permissions
 from coit_hf.errors import ConfigError, InputError
+from coit_hf.files import read_json, replacing_folder, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -111,9 +108,7 @@ def import_gguf(
     model = model.to(getattr(torch, dtype))
     del quantized
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with replacing_folder(out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         metadata = {
@@ -122,15 +117,7 @@ def import_gguf(
             "base_model": base_model_id or _base_model_from_metadata(meta),
             "dtype": dtype,
         }
-        (tmp / IMPORT_METADATA_FILE).write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n",
-                                                encoding="utf-8")
-        normal_permissions(tmp, recursive=True)  # mkdtemp and safetensors write private modes
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_json(tmp / IMPORT_METADATA_FILE, metadata)
     logger.info("imported %s -> %s (%s)", gguf_path, out, dtype)
     return out
 
@@ -140,4 +127,4 @@ def read_import_metadata(model_dir: str | os.PathLike[str]) -> dict[str, Any] | 
     path = Path(model_dir) / IMPORT_METADATA_FILE
     if not path.is_file():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_json(path)

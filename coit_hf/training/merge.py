@@ -7,15 +7,12 @@ expects every rank to join, so multi-process runs save the adapter and are merge
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from coit_hf.atomic import normal_permissions
 from coit_hf.errors import InputError
+from coit_hf.files import read_json, replacing_folder
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +29,7 @@ def check_adapter_folder(adapter_dir: Path) -> dict:
                          path=adapter_dir)
     if not any((adapter_dir / name).is_file() for name in _ADAPTER_FILES):
         raise InputError(f"no adapter weights ({' or '.join(_ADAPTER_FILES)})", path=adapter_dir)
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"unreadable JSON: {exc}", path=config_path) from None
+    config = read_json(config_path)
     base = config.get("base_model_name_or_path") if isinstance(config, dict) else None
     if not base:
         raise InputError("adapter_config.json names no base_model_name_or_path", path=config_path)
@@ -75,18 +69,10 @@ def merge_adapter_folder(adapter_dir: str | os.PathLike[str], out_dir: str | os.
         model.resize_token_embeddings(len(tokenizer), mean_resizing=False)  # rows come from the adapter's modules_to_save
     merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     check_weights_finite(merged)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with replacing_folder(out) as tmp:
         merged.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         _write_merged_card(adapter, tmp)
-        normal_permissions(tmp, recursive=True)  # mkdtemp and safetensors write private modes
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     logger.info("merged adapter %s into %s -> %s", adapter, base, out)
     return out
 

@@ -12,8 +12,8 @@ from datasets import DatasetDict
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trl import ModelConfig, SFTTrainer, get_peft_config
 
-from coit_hf.atomic import normal_permissions
 from coit_hf.errors import ConfigError
+from coit_hf.files import normal_permissions
 from coit_hf.hub.cards import (
     CardInfo,
     hyperparameters_from_args,

@@ -65,8 +65,8 @@ def _check_compare_options(args: argparse.Namespace) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Handle `coit-hf compare`."""
-    from coit_hf.atomic import require_output_dir
     from coit_hf.evaluation.judge import make_judge
+    from coit_hf.files import require_output_dir
 
     _check_compare_options(args)
     require_output_dir(args.output_dir)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -12,6 +11,7 @@ from typing import Any
 
 from coit_hf.errors import InputError
 from coit_hf.evaluation.results import GENERATIONS_FILE, RESULTS_FILE, load_results, run_label
+from coit_hf.files import iter_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +46,7 @@ def load_generations(path_or_dir: str | os.PathLike[str]) -> list[dict[str, Any]
         raise InputError(f"no {GENERATIONS_FILE} and no lighteval details of coit_mieval tasks (run `coit-hf eval "
                          "--tasks coit_mieval:LANG ...` first)", path=path)
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON: {exc.msg}", path=path, line=number) from None
+    for number, row in iter_jsonl(path):
         for key in ("task", "lang", "id", "prediction"):
             if key not in row:
                 raise InputError("missing key", path=path, line=number, field=key)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from coit_hf.atomic import write_text_atomic
-from coit_hf.errors import InputError
+from coit_hf.files import read_json, write_json, write_jsonl, write_text
 
 CARD_HEADING = "Multilingual instruction following (pairwise)"
 
@@ -66,10 +64,7 @@ def card_section(report: dict[str, Any] | str | os.PathLike[str], heading_level:
     if not isinstance(report, dict):
         path = Path(report)
         path = path / "compare.json" if path.is_dir() else path
-        try:
-            report = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError("comparison file not found (run `coit-hf compare` first)", path=path) from None
+        report = read_json(path, missing="comparison file not found (run `coit-hf compare` first)")
     hashes = "#" * heading_level
     judge = report["judge"]
     return "\n".join([
@@ -86,7 +81,7 @@ def write_comparison(report: dict[str, Any], records: Sequence[dict[str, Any]],
     """Write ``compare.json``, ``compare.md`` and ``compare_items.jsonl`` (each atomically); return their paths."""
     out = Path(output_dir)
     paths = {"json": out / "compare.json", "markdown": out / "compare.md", "items": out / "compare_items.jsonl"}
-    write_text_atomic(paths["json"], json.dumps(report, ensure_ascii=False, indent=2) + "\n")
-    write_text_atomic(paths["markdown"], comparison_markdown(report))
-    write_text_atomic(paths["items"], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    write_json(paths["json"], report, allow_nan=True)
+    write_text(paths["markdown"], comparison_markdown(report))
+    write_jsonl(paths["items"], records)
     return paths
