@@ -241,11 +241,17 @@ def _find_qa_file(source: DataSource, lang: str) -> Path:
                              path=path)
         return path
     patterns = [f"{lang}.parquet", f"*.{lang}.json", f"*context-{lang}-question-{lang}.json", f"{lang}.json"]
+    return _first_match(path, patterns, f"no SQuAD JSON for language {lang!r}")
+
+
+def _first_match(folder: Path, patterns: list[str], missing: str) -> Path:
+    """The first file (in name order) matching the first pattern that matches any in ``folder``; an
+    :class:`InputError` starting with ``missing`` and listing the patterns when none does."""
     for pattern in patterns:
-        hits = sorted(glob.glob(str(path / pattern)))
+        hits = sorted(glob.glob(str(folder / pattern)))
         if hits:
             return Path(hits[0])
-    raise InputError(f"no SQuAD JSON for language {lang!r} (looked for {', '.join(patterns)})", path=path)
+    raise InputError(f"{missing} (looked for {', '.join(patterns)})", path=folder)
 
 
 def flores_column(lang: str) -> str:
@@ -357,11 +363,7 @@ def _find_instruction_file(source: DataSource, lang: str) -> Path:
     if path.suffix in (".json", ".jsonl"):
         raise InputError(f"instruction file for language {lang!r} not found", path=path)
     patterns = [f"{lang}.jsonl", f"{lang}.json", f"*[._-]{lang}.jsonl", f"*[._-]{lang}.json"]
-    for pattern in patterns:
-        hits = sorted(glob.glob(str(path / pattern)))
-        if hits:
-            return Path(hits[0])
-    raise InputError(f"no instruction file for language {lang!r} (looked for {', '.join(patterns)})", path=path)
+    return _first_match(path, patterns, f"no instruction file for language {lang!r}")
 
 
 def _flores_files(source: DataSource, langs: tuple[str, ...]) -> list[Path]:
