@@ -4,7 +4,7 @@ that say which file, line and field.
 
 - write: :func:`replacing` (any writer given a temp path), :func:`write_text`, :func:`write_json`,
   :func:`write_jsonl`, :func:`write_parquet`, :func:`write_png`, :func:`replacing_folder` (a model folder);
-- read: :func:`read_json`, :func:`read_yaml`, :func:`iter_text_lines`, :func:`iter_jsonl`;
+- read: :func:`read_json`, :func:`read_optional_json_object`, :func:`read_yaml`, :func:`iter_text_lines`, :func:`iter_jsonl`;
 - locate: :func:`line_of` (a YAML key), :func:`line_containing` (any text), :func:`field_lines` (every YAML field);
 - parse: :func:`split_key_value`, :func:`parse_key_values` (``KEY=VALUE`` command-line options);
 - check paths before work: :func:`require_file`, :func:`require_output_dir`, :func:`require_output_file`,
@@ -176,6 +176,16 @@ def read_json(path: PathLike, *, missing: str = "file not found") -> Any:
     except _DuplicateJsonKey as exc:
         raise InputError(f"key {exc.args[0]!r} is given twice in one object; keep one", path=path,
                          field=exc.args[0]) from None
+
+
+def read_optional_json_object(path: PathLike) -> dict[str, Any]:
+    """The top-level object of an optional record file (a build report, card state, lock), or ``{}`` when the file
+    is missing, unreadable or holds no JSON object: there, a broken file means "nothing recorded"."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 class _DuplicateJsonKey(ValueError):

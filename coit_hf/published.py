@@ -4,12 +4,11 @@ machine's paths; plus the project's own URL from the package metadata."""
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import logging
 import os
 from pathlib import Path
 
-from coit_hf.files import read_json, replacing, write_json
+from coit_hf.files import read_json, read_optional_json_object, replacing, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -21,13 +20,7 @@ RECORD_FILES = ("build_report.json", "coit_card.json")
 def recorded_hub_id(folder: str | os.PathLike[str]) -> str | None:
     """The Hub id a local corpus or model folder was (or will be) published under, when it recorded one."""
     for name in RECORD_FILES:
-        path = Path(folder) / name
-        if not path.is_file():
-            continue
-        try:
-            value = json.loads(path.read_text(encoding="utf-8")).get(HUB_ID_KEY)
-        except (OSError, ValueError, AttributeError):
-            continue
+        value = read_optional_json_object(Path(folder) / name).get(HUB_ID_KEY)
         if isinstance(value, str) and value:
             return value
     return None

@@ -1,4 +1,5 @@
-"""Build a CoIT corpus folder (Parquet configs translation/general/all): read sources, filter, split, render, write Parquet + card + report.
+"""Build a CoIT corpus folder (Parquet configs translation/general/all): read sources, filter, split, render,
+write Parquet + card + report.
 
 The build is a datatrove pipeline (:mod:`coit_hf.data.steps`) run in stages by a local, Slurm or Ray executor
 (:mod:`coit_hf.data.executors`). Tasks work in a hidden sibling folder of the output; the corpus is moved into
@@ -9,7 +10,6 @@ by ``task_lines`` and ``dedup_bucket_rows``, not by the corpus.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -39,7 +39,7 @@ from coit_hf.data.steps import (
 )
 from coit_hf.data.validate import check_mapping
 from coit_hf.errors import CoitError, ConfigError, InputError
-from coit_hf.files import line_of, read_json, read_yaml, replacing, write_json
+from coit_hf.files import line_of, read_json, read_optional_json_object, read_yaml, replacing, write_json
 from coit_hf.languages import load_language_file
 
 logger = logging.getLogger(__name__)
@@ -236,8 +236,8 @@ def _prepare_work(config: BuildConfig, output: Path, work: Path, options: Execut
     tag = fingerprint(config, {"units": [asdict(u) for u in units], "dedup_rows": config.dedup_bucket_rows})[:10]
     lock = work / "lock"
     if work.is_dir():
-        previous = _read_json(work / "state.json")
-        owner = _read_json(lock) if lock.is_file() else {}
+        previous = read_optional_json_object(work / "state.json")
+        owner = read_optional_json_object(lock)
         if owner.get("pid") not in (None, os.getpid()) and owner.get("host") == socket.gethostname() \
                 and _pid_alive(int(owner["pid"])):
             raise BuildRunningError(f"another build is writing {output} (process {owner['pid']}); wait for it or "
@@ -260,13 +260,6 @@ def _prepare_work(config: BuildConfig, output: Path, work: Path, options: Execut
     plan.save()
     write_json(work / "state.json", {"tag": tag}, indent=None)
     return plan
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def _pid_alive(pid: int) -> bool:
@@ -300,7 +293,7 @@ def _run_stage(plan: BuildPlan, options: ExecutorOptions, stage: str) -> None:
 def _raise_task_errors(plan: BuildPlan) -> None:
     errors = sorted(plan.path("errors").glob("*.json")) if plan.path("errors").is_dir() else []
     if errors:
-        data = _read_json(errors[0])
+        data = read_optional_json_object(errors[0])
         cls = InputError if data.get("type") == "InputError" else ConfigError
         raise cls(data.get("message", "a build task failed"))
 

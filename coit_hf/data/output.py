@@ -8,7 +8,6 @@ takes the place of the old one, which is removed only then.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -16,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from coit_hf.errors import ConfigError
-from coit_hf.files import write_json
+from coit_hf.files import read_optional_json_object, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +29,7 @@ CORPUS_ENTRIES = {MARKER, "README.md", "build_report.json", "translation", "gene
 def foreign_entries(folder: Path) -> list[str]:
     """Entries of a corpus folder that its build did not write (they would be lost if it were replaced): anything
     but the card, report, marker and the Parquet files the report lists."""
-    try:
-        listed = json.loads((folder / "build_report.json").read_text(encoding="utf-8")).get("files", {})
-    except (OSError, ValueError):
-        listed = {}
+    listed = read_optional_json_object(folder / "build_report.json").get("files", {})
     written = {path if "/" in path else f"{key.split('/')[0]}/{path}"
                for key, names in listed.items() for path in names}
     foreign = []

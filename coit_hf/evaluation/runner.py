@@ -12,7 +12,6 @@ What it changes relative to ``lighteval accelerate`` (through :mod:`coit_hf.eval
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import platform
@@ -34,7 +33,7 @@ from coit_hf.evaluation.results import (
     finite_scores,
 )
 from coit_hf.evaluation.sources import DataSource
-from coit_hf.files import write_json
+from coit_hf.files import read_optional_json_object, write_json
 from coit_hf.published import public_name
 
 logger = logging.getLogger(__name__)
@@ -98,14 +97,7 @@ class EvalSettings:
 def trained_name_styles(model: str) -> set[str]:
     """Language-name styles of the corpora a local model folder was trained on (from its card state); empty when
     the model is not a coit-trained folder or its corpora did not record a style."""
-    path = Path(model) / MODEL_CARD_STATE
-    if not path.is_file():
-        return set()
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return set()
-    datasets = state.get("datasets") if isinstance(state, dict) else None
+    datasets = read_optional_json_object(Path(model) / MODEL_CARD_STATE).get("datasets")
     return {d["name_style"] for d in datasets or [] if isinstance(d, dict) and isinstance(d.get("name_style"), str)}
 
 

@@ -295,7 +295,8 @@ def _read_flores_texts(source: DataSource, langs: tuple[str, ...]) -> list[dict]
             columns[lang] = [row[lang] for _, row in rows_raw]
     else:
         for lang in langs:
-            columns[lang] = find_flores_file(path, lang, source.split).read_text(encoding="utf-8").rstrip("\n").split("\n")
+            text = find_flores_file(path, lang, source.split).read_text(encoding="utf-8")
+            columns[lang] = text.rstrip("\n").split("\n")
         lengths = {lang: len(v) for lang, v in columns.items()}
         if len(set(lengths.values())) != 1:
             raise InputError(f"sentence files are not aligned (line counts {lengths})", path=path)

@@ -38,7 +38,8 @@ class CoitScriptArguments(ScriptArguments):
     )
     messages_column: str = field(
         default="messages",
-        metadata={"help": "Conversational column of the corpus (a coit-hf corpus has `messages`); other columns are dropped."},
+        metadata={"help": "Conversational column of the corpus (a coit-hf corpus has `messages`); other columns "
+                          "are dropped."},
     )
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Keep only the first N training rows (demos, smoke tests)."}

@@ -1,4 +1,5 @@
-"""Training data: a CoIT corpus (folder or Hub id, as `coit-hf data build` writes it) or a mixture YAML, reduced to chat rows."""
+"""Training data: a CoIT corpus (folder or Hub id, as `coit-hf data build` writes it) or a mixture YAML, reduced to
+chat rows."""
 
 from __future__ import annotations
 
